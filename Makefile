@@ -1,0 +1,37 @@
+# Two commands matter: `make run` and `make test`. Everything else is a convenience.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: run test install ui mlflow lint bench clean-data
+
+run: $(STAMP) ## set up, seed the default data, materialize every asset
+	$(PY) -m quant_assets.cli run
+
+test: $(STAMP) ## the whole test suite
+	$(PY) -m pytest
+
+install: $(STAMP)
+
+# torch first, pinned to the CPU wheel (a looser pin pulls GBs of CUDA packages), then us.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+ui: $(STAMP) ## the Dagster UI and daemon (sensors, schedules) on http://127.0.0.1:3000
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check quant_assets quant_assets_tests benchmarks
+
+bench: $(STAMP) ## performance figures against peers, on ../shared/data
+	$(PY) benchmarks/ingest.py
+
+clean-data: ## remove generated data (never data/raw)
+	rm -f data/warehouse.duckdb data/warehouse.duckdb.wal

@@ -1,0 +1,77 @@
+"""Ingest benchmark: read + validate + upsert of the 619,040-row S&P 500 file vs a bare read.
+
+Usage: ``python benchmarks/ingest.py [--data PATH]``. Prints both times (best of N), the ratio
+(goal <= 5), the row accounting (valid + rejected must equal the rows read) and what a second
+ingestion of the same file changed (goal: nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from quant_assets.ingest import read_prices
+from quant_assets.resources.warehouse import Warehouse
+from quant_assets.warehouse.prices import replace_rejections, upsert_prices
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO.parent / "shared" / "data" / "sp500_5yr_2013_2018.csv.gz"
+
+
+def ingest(path: Path, warehouse: Warehouse):
+    valid, rejected = read_prices(path)
+    with warehouse.transaction() as con:
+        counts = upsert_prices(con, valid)
+        replace_rejections(con, str(path), rejected)
+    return valid, rejected, counts
+
+
+def best_of(n: int, fn) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(n):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if not args.data.exists():
+        raise SystemExit(f"benchmark data not found: {args.data} (needs ../shared/data)")
+
+    bare_s, frame = best_of(args.repeat, lambda: pd.read_csv(args.data))
+    rows_in_file = len(frame)
+    with tempfile.TemporaryDirectory() as tmp:
+        # Each timed ingestion starts from an empty warehouse: the first load is the costly one.
+        timings = []
+        for i in range(args.repeat):
+            warehouse = Warehouse(path=f"{tmp}/first_{i}.duckdb")
+            start = time.perf_counter()
+            valid, rejected, first = ingest(args.data, warehouse)
+            timings.append(time.perf_counter() - start)
+        ours_s = min(timings)
+        again_s, (_, _, second) = best_of(1, lambda: ingest(args.data, warehouse))
+
+    print(f"file: {args.data.name} ({rows_in_file:,} rows)")
+    print(f"pandas.read_csv (bare)            {bare_s:8.3f} s")
+    print(f"read + validate + upsert (ours)   {ours_s:8.3f} s")
+    print(f"ratio ours / bare                 {ours_s / bare_s:8.2f}   (goal <= 5)")
+    print(f"second ingestion of the same file {again_s:8.3f} s")
+    print(
+        f"rows: valid {len(valid):,} + rejected {len(rejected):,} = {len(valid) + len(rejected):,}"
+        f" (file has {rows_in_file:,})"
+    )
+    print(f"first ingestion:  {first}")
+    print(f"second ingestion: {second} (goal: inserted=0, updated=0)")
+
+
+if __name__ == "__main__":
+    main()

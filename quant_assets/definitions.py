@@ -1,0 +1,28 @@
+"""The one Definitions object of the code location."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
+from quant_assets.automation.checks import price_checks
+from quant_assets.automation.schedules import daily_update_job, daily_update_schedule
+from quant_assets.automation.sensors import ingest_price_files_job, raw_files_sensor
+from quant_assets.resources.fmp import FMPClient
+from quant_assets.resources.raw_files import RawFileStore
+from quant_assets.resources.warehouse import Warehouse
+
+RESOURCES = {
+    "warehouse": Warehouse(),
+    "raw_files": RawFileStore(),
+    "fmp": FMPClient(),
+}
+
+defs = Definitions(
+    assets=[price_files, fmp_daily_bars, prices],
+    asset_checks=price_checks,
+    jobs=[ingest_price_files_job, daily_update_job],
+    schedules=[daily_update_schedule],
+    sensors=[raw_files_sensor],
+    resources=RESOURCES,
+)

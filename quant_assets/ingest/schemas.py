@@ -1,0 +1,103 @@
+"""Every validation rule for prices, in one place, as pandera schemas.
+
+A rule has a stable name (it is what ``rejected_rows.rule`` holds and what users filter on)
+and a one-line meaning. :data:`PARSED_PRICES_SCHEMA` judges rows after parsing; rows it fails
+are quarantined with the rule named. :data:`PRICES_TABLE_SCHEMA` is the contract of the
+``prices`` table itself and guards what we write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pandera.pandas as pa
+
+TICKER_PATTERN = r"^[A-Z0-9.\-^=]{1,15}$"
+
+RULES: dict[str, str] = {
+    "ticker_format": f"ticker must match {TICKER_PATTERN}",
+    "date_unparsable": "date is empty or not a calendar date",
+    "date_in_future": "date is after the ingestion date",
+    "date_on_weekend": "date falls on a Saturday or Sunday",
+    "number_unparsable": "a price or volume field is not a number",
+    "close_missing": "close is empty (open/high/low/volume may be empty, close may not)",
+    "price_not_positive": "open, high, low, close and adj_close must be > 0",
+    "high_below_open_close_low": "high must be >= max(open, close, low) where present",
+    "low_above_open_close": "low must be <= min(open, close) where present",
+    "volume_negative": "volume must be >= 0",
+    "duplicate_exact": "an identical row for the same ticker and date appears earlier",
+    "duplicate_conflict": "rows for the same ticker and date disagree; none is kept",
+}
+
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")
+
+
+def _high_ok(df: pd.DataFrame) -> pd.Series:
+    others = df[["open", "close", "low"]].max(axis=1, skipna=True)
+    return ~(df["high"] < others)
+
+
+def _low_ok(df: pd.DataFrame) -> pd.Series:
+    others = df[["open", "close"]].min(axis=1, skipna=True)
+    return ~(df["low"] > others)
+
+
+def parsed_prices_schema(as_of: dt.date) -> pa.DataFrameSchema:
+    """Row rules for parsed prices; ``as_of`` is the day after which dates are 'in the future'.
+
+    Checks carry the rule name as their ``error`` so that failures map back to :data:`RULES`.
+    Empty optional fields (NaN) pass every check: close-only data is valid.
+    """
+    as_of_ts = pd.Timestamp(as_of)
+    positive = pa.Check.gt(0, error="price_not_positive")
+    return pa.DataFrameSchema(
+        {
+            # dtype left open: the validator hands tickers over as a categorical (fast regex).
+            "ticker": pa.Column(
+                None, pa.Check.str_matches(TICKER_PATTERN, error="ticker_format"), nullable=False
+            ),
+            "date": pa.Column(
+                "datetime64[ns]",
+                [
+                    pa.Check.le(as_of_ts, error="date_in_future"),
+                    pa.Check(lambda s: s.dt.dayofweek < 5, error="date_on_weekend"),
+                ],
+                nullable=False,
+            ),
+            "open": pa.Column(float, positive, nullable=True),
+            "high": pa.Column(float, positive, nullable=True),
+            "low": pa.Column(float, positive, nullable=True),
+            "close": pa.Column(float, positive, nullable=False),
+            "adj_close": pa.Column(float, positive, nullable=True),
+            "volume": pa.Column(float, pa.Check.ge(0, error="volume_negative"), nullable=True),
+        },
+        checks=[
+            pa.Check(_high_ok, error="high_below_open_close_low"),
+            pa.Check(_low_ok, error="low_above_open_close"),
+        ],
+        strict=False,
+        coerce=False,
+    )
+
+
+# pandera's own names for the nullability failures, mapped to our rules.
+NOT_NULLABLE_RULES: dict[str, str] = {
+    "ticker": "ticker_format",
+    "date": "date_unparsable",
+    "close": "close_missing",
+}
+
+PRICES_TABLE_SCHEMA = pa.DataFrameSchema(
+    {
+        "ticker": pa.Column(None, pa.Check.str_matches(TICKER_PATTERN)),
+        "date": pa.Column("datetime64[ns]", nullable=False),
+        **{c: pa.Column(float, pa.Check.gt(0), nullable=c != "close") for c in PRICE_COLUMNS},
+        "volume": pa.Column(float, pa.Check.ge(0), nullable=True),
+        "source": pa.Column(str),
+    },
+    unique=["ticker", "date"],
+    strict=True,
+    ordered=True,
+)
+"""Contract of the ``prices`` table: what every writer must hand to the warehouse."""

@@ -1,0 +1,266 @@
+"""Parse raw string rows and split them into valid prices and quarantined rows.
+
+Nothing is dropped silently: every row read ends up either in ``valid`` or in ``rejected``
+(``len(valid) + len(rejected) == len(raw)``), and each rejected row names the rules it broke
+(see :data:`quant_assets.ingest.schemas.RULES`). Exact duplicate rows keep their first copy
+and quarantine the others as ``duplicate_exact``; rows that share a ticker and date but
+disagree are all quarantined as ``duplicate_conflict`` because picking one would be a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from quant_assets.ingest.readers import PRICE_FIELDS, RawPrices
+from quant_assets.ingest.schemas import (
+    NOT_NULLABLE_RULES,
+    PRICES_TABLE_SCHEMA,
+    parsed_prices_schema,
+)
+
+VALID_COLUMNS: list[str] = list(PRICES_TABLE_SCHEMA.columns)
+REJECTED_COLUMNS: list[str] = [
+    "source",
+    "location",
+    "ticker",
+    "date",
+    "rule",
+    "reason",
+    "raw_values",
+]
+_FALLBACK_DATE_FORMATS = ("%m/%d/%Y", "%Y%m%d", "%d.%m.%Y")
+
+
+def parse_dates(text: pd.Series) -> pd.Series:
+    """ISO dates first, then a few common formats; unparsable values become NaT.
+
+    A time of day, if present, is dropped: prices are keyed by trading date.
+    """
+    out = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=False)
+    if isinstance(out.dtype, pd.DatetimeTZDtype):
+        out = out.dt.tz_localize(None)
+    missing = out.isna() & (text != "")
+    for fmt in _FALLBACK_DATE_FORMATS:
+        if not missing.any():
+            break
+        out = out.where(~missing, pd.to_datetime(text.where(missing), format=fmt, errors="coerce"))
+        missing = out.isna() & (text != "")
+    return out.dt.normalize().astype("datetime64[ns]")
+
+
+def _issues(pos: np.ndarray, rule: str, detail: pd.Series | str) -> pd.DataFrame:
+    detail = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=range(len(pos)))
+    return pd.DataFrame(
+        {"pos": pos, "rule": rule, "reason": rule + ": " + detail.to_numpy(dtype=object)}
+    )
+
+
+def _parse_tickers(values: pd.Series) -> pd.Series:
+    cat = values.astype("category")
+    cleaned = pd.Index(cat.cat.categories.astype(str)).str.strip().str.upper()
+    codes = cat.cat.codes.to_numpy()
+    out = np.where(codes >= 0, np.asarray(cleaned, dtype=object)[codes], "")
+    return pd.Series(out, index=values.index, dtype=object).astype("category")
+
+
+def _parse_date_column(values: pd.Series) -> pd.Series:
+    cat = values.astype("category")
+    text = pd.Series(pd.Index(cat.cat.categories.astype(str)).str.strip())
+    parsed = parse_dates(text).to_numpy()
+    codes = cat.cat.codes.to_numpy()
+    out = np.where(codes >= 0, parsed[codes], np.datetime64("NaT"))
+    return pd.Series(out, index=values.index, dtype="datetime64[ns]")
+
+
+def _parse(raw: RawPrices) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    text = raw.frame
+    parsed = pd.DataFrame(
+        {"ticker": _parse_tickers(text["ticker"]), "date": _parse_date_column(text["date"])}
+    )
+    issues: list[pd.DataFrame] = []
+    for col in PRICE_FIELDS:
+        values = text[col]
+        if values.dtype == object:
+            s = values.fillna("").astype(str).str.strip()
+            given = s != ""
+            numbers = pd.to_numeric(s.where(given), errors="coerce").astype("float64")
+            bad = np.flatnonzero(given & numbers.isna())
+            if len(bad):
+                detail = col + "=" + s.iloc[bad].map(repr).reset_index(drop=True)
+                issues.append(_issues(bad, "number_unparsable", detail))
+            values = numbers
+        parsed[col] = values.astype("float64")
+    return parsed, issues
+
+
+def _text(frame: pd.DataFrame, column: str, pos: np.ndarray) -> pd.Series:
+    """Values of ``column`` at row positions, as display text (``''`` for empty)."""
+    values = frame[column].iloc[pos]
+    if values.dtype.kind == "f":
+        text = values.map(lambda v: "" if np.isnan(v) else repr(v))
+    else:
+        text = values.astype(object).fillna("").astype(str)
+    return text.reset_index(drop=True)
+
+
+def _schema_issues(parsed: pd.DataFrame, raw: pd.DataFrame, as_of: dt.date) -> list[pd.DataFrame]:
+    try:
+        parsed_prices_schema(as_of).validate(parsed, lazy=True, inplace=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    cases = cases[cases["index"].notna()]
+    issues = []
+    for (column, check), group in cases.groupby(["column", "check"], sort=False):
+        pos = group["index"].astype(np.int64).drop_duplicates().to_numpy()
+        show = {c: _text(raw, c, pos) for c in ("ticker", "date", *PRICE_FIELDS)}
+        if check == "high_below_open_close_low":
+            if column != "high":
+                continue  # a frame-wide check reports each of its columns; one issue is enough
+            detail = (
+                "high="
+                + show["high"]
+                + " < max(open="
+                + show["open"]
+                + ", close="
+                + show["close"]
+                + ", low="
+                + show["low"]
+                + ")"
+            )
+        elif check == "low_above_open_close":
+            if column != "low":
+                continue
+            detail = (
+                "low="
+                + show["low"]
+                + " > min(open="
+                + show["open"]
+                + ", close="
+                + show["close"]
+                + ")"
+            )
+        elif check == "not_nullable":
+            check = NOT_NULLABLE_RULES[column]
+            detail = column + "=" + show[column].map(repr)
+        else:
+            detail = column + "=" + show[column].map(repr)
+            if check == "date_in_future":
+                detail = detail + f" is after {as_of.isoformat()}"
+        issues.append(_issues(pos, str(check), detail))
+    return issues
+
+
+def _duplicate_issues(
+    parsed: pd.DataFrame, locations: Callable[[np.ndarray], np.ndarray], candidates: np.ndarray
+) -> list[pd.DataFrame]:
+    """Exact copies keep the first row; conflicting rows for one (ticker, date) all go."""
+    frame = parsed.iloc[candidates]
+    dup = frame.duplicated(["ticker", "date"], keep=False).to_numpy()
+    if not dup.any():
+        return []
+    sub = frame[dup].copy()
+    # Plain strings: a categorical ticker cannot be concatenated into the reason, and grouping
+    # by it would span every category.
+    sub["ticker"] = sub["ticker"].astype(str)
+    sub["pos"] = candidates[dup]
+    sub["location"] = locations(sub["pos"].to_numpy())
+    values = sub[list(PRICE_FIELDS)].fillna(-np.inf)
+    distinct = values.groupby([sub["ticker"], sub["date"]]).transform("nunique")
+    conflicting_cols = distinct.gt(1)
+    sub["conflict"] = conflicting_cols.any(axis=1)
+    keys = sub.groupby(["ticker", "date"], sort=False)
+    sub["first_location"] = keys["location"].transform("first")
+    sub["all_locations"] = keys["location"].transform(", ".join)
+    names = pd.Series([f"{c}, " for c in PRICE_FIELDS], index=list(PRICE_FIELDS))
+    sub["differs_in"] = conflicting_cols.astype(object).dot(names).str.rstrip(", ")
+    issues = []
+    conflict = sub[sub["conflict"]]
+    if len(conflict):
+        detail = (
+            conflict["ticker"]
+            + " "
+            + conflict["date"].dt.strftime("%Y-%m-%d")
+            + " appears at "
+            + conflict["all_locations"]
+            + " with different "
+            + conflict["differs_in"]
+        )
+        issues.append(
+            _issues(conflict["pos"].to_numpy(), "duplicate_conflict", detail.reset_index(drop=True))
+        )
+    exact = sub[~sub["conflict"]]
+    extra = exact[exact.duplicated(["ticker", "date"], keep="first")]
+    if len(extra):
+        detail = "same values as " + extra["first_location"]
+        issues.append(
+            _issues(extra["pos"].to_numpy(), "duplicate_exact", detail.reset_index(drop=True))
+        )
+    return issues
+
+
+def validate_prices(
+    raw: RawPrices, *, as_of: dt.date | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the rows of one file into ``(valid, rejected)``.
+
+    Parameters
+    ----------
+    raw
+        Rows as read by :func:`quant_assets.ingest.readers.read_raw`.
+    as_of
+        The ingestion date; rows dated after it are rejected as ``date_in_future``.
+        Defaults to today.
+
+    Returns
+    -------
+    valid
+        Columns ``ticker, date, open, high, low, close, adj_close, volume, source`` in file
+        order; one row per (ticker, date); prices as float64 in the file's currency units, NaN where absent.
+    rejected
+        Columns ``source, location, ticker, date, rule, reason, raw_values``; ``rule`` lists the
+        broken rules (comma-separated), ``reason`` explains each with the offending values,
+        ``raw_values`` is the row exactly as the file had it (JSON object text).
+    """
+    as_of = as_of or dt.date.today()
+    parsed, issues = _parse(raw)
+    issues += _schema_issues(parsed, raw.frame, as_of)
+    bad = (
+        np.unique(np.concatenate([i["pos"].to_numpy() for i in issues]))
+        if issues
+        else np.array([], dtype=np.int64)
+    )
+    candidates = np.setdiff1d(np.arange(len(parsed)), bad)
+    issues += _duplicate_issues(parsed, raw.locations, candidates)
+
+    if issues:
+        all_issues = pd.concat(issues, ignore_index=True).sort_values("pos", kind="stable")
+        per_row = all_issues.groupby("pos", sort=True).agg(
+            rule=("rule", lambda s: ",".join(dict.fromkeys(s))),
+            reason=("reason", "; ".join),
+        )
+    else:
+        per_row = pd.DataFrame({"rule": [], "reason": []}, index=pd.Index([], dtype=np.int64))
+    rejected_pos = per_row.index.to_numpy(dtype=np.int64)
+    rejected = pd.DataFrame(
+        {
+            "source": raw.source,
+            "location": raw.locations(rejected_pos),
+            "ticker": raw.frame["ticker"].iloc[rejected_pos].to_numpy(dtype=object),
+            "date": raw.frame["date"].iloc[rejected_pos].to_numpy(dtype=object),
+            "rule": per_row["rule"].to_numpy(dtype=object),
+            "reason": per_row["reason"].to_numpy(dtype=object),
+            "raw_values": np.asarray(raw.raw_values(rejected_pos), dtype=object),
+        },
+        columns=REJECTED_COLUMNS,
+    )
+
+    keep = np.ones(len(parsed), dtype=bool)
+    keep[rejected_pos] = False
+    valid = parsed[keep].assign(source=raw.source)[VALID_COLUMNS].reset_index(drop=True)
+    return valid, rejected

@@ -1,0 +1,27 @@
+"""Partitions: tickers (dynamic, one per instrument) and trading days (weekdays).
+
+Ticker and date are separate dimensions on different assets rather than one product: at 500
+tickers x 20 years a product would hold millions of partitions, far beyond what Dagster
+recommends, while each dimension alone stays in the thousands.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
+
+EXCHANGE_TIMEZONE = "America/New_York"
+HISTORY_START = os.environ.get("QUANT_ASSETS_HISTORY_START", "1990-01-01")
+
+ticker_partitions = DynamicPartitionsDefinition(name="tickers")
+
+# One partition per weekday. Exchange holidays are weekdays too: their partitions exist and
+# simply hold no bars. end_offset=1 makes today's partition available for the evening run.
+trading_day_partitions = TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 * * 1-5",
+    fmt="%Y-%m-%d",
+    start=HISTORY_START,
+    timezone=EXCHANGE_TIMEZONE,
+    end_offset=1,
+)

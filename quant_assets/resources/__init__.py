@@ -1,0 +1,1 @@
+"""Dagster resources: clients for external services and storage."""

@@ -1,0 +1,121 @@
+"""Writing validated prices, quarantined rows and the file manifest; refreshing instruments.
+
+All functions take an open connection and expect to run inside the caller's transaction
+(:meth:`quant_assets.resources.warehouse.Warehouse.transaction`), so a batch lands whole or
+not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+VALUE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did: rows new to the table, rows whose values changed, rows unchanged."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+def upsert_prices(con: duckdb.DuckDBPyConnection, valid: pd.DataFrame) -> UpsertCounts:
+    """Insert new (ticker, date) rows and update rows whose values differ; leave the rest.
+
+    Re-writing identical values changes nothing, not even ``ingested_at`` or ``source``: a
+    second ingestion of the same file is a no-op. ``valid`` has the columns of
+    :data:`quant_assets.ingest.schemas.PRICES_TABLE_SCHEMA`, one row per (ticker, date).
+    """
+    if valid.empty:
+        return UpsertCounts(0, 0, 0)
+    con.register("incoming_prices", valid)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE incoming AS "
+            "SELECT CAST(ticker AS VARCHAR) AS ticker, CAST(date AS DATE) AS date, "
+            + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in VALUE_COLUMNS)
+            + ", CAST(source AS VARCHAR) AS source FROM incoming_prices"
+        )
+    finally:
+        con.unregister("incoming_prices")
+    differs = " OR ".join(f"p.{c} IS DISTINCT FROM i.{c}" for c in VALUE_COLUMNS)
+    updated = con.execute(
+        f"""
+        UPDATE prices AS p SET
+            {", ".join(f"{c} = i.{c}" for c in VALUE_COLUMNS)},
+            source = i.source, ingested_at = now()::TIMESTAMP
+        FROM incoming AS i
+        WHERE p.ticker = i.ticker AND p.date = i.date AND ({differs})
+        """
+    ).fetchone()[0]
+    inserted = con.execute(
+        f"""
+        INSERT INTO prices
+        SELECT i.ticker, i.date, {", ".join(f"i.{c}" for c in VALUE_COLUMNS)},
+               i.source, now()::TIMESTAMP
+        FROM incoming AS i ANTI JOIN prices AS p ON p.ticker = i.ticker AND p.date = i.date
+        """
+    ).fetchone()[0]
+    con.execute("DROP TABLE incoming")
+    return UpsertCounts(int(inserted), int(updated), len(valid) - int(inserted) - int(updated))
+
+
+def replace_rejections(con: duckdb.DuckDBPyConnection, source: str, rejected: pd.DataFrame) -> None:
+    """Make ``rejected_rows`` hold exactly this file's current bad rows.
+
+    Rows quarantined by an earlier version of the file that are now fixed disappear from the
+    quarantine; the file itself is never touched.
+    """
+    con.execute("DELETE FROM rejected_rows WHERE source = ?", [source])
+    if rejected.empty:
+        return
+    con.register("incoming_rejected", rejected)
+    try:
+        con.execute(
+            "INSERT INTO rejected_rows SELECT source, location, ticker, date, rule, reason, "
+            "raw_values, now()::TIMESTAMP FROM incoming_rejected"
+        )
+    finally:
+        con.unregister("incoming_rejected")
+
+
+def record_raw_file(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    path: str,
+    sha256: str,
+    size_bytes: int,
+    layout: str,
+    rows_read: int,
+    rows_valid: int,
+    rows_rejected: int,
+    tickers: list[str],
+) -> None:
+    """Upsert the manifest row of an ingested file (the sensor skips files already here)."""
+    con.execute(
+        "INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [path, sha256, size_bytes, layout, rows_read, rows_valid, rows_rejected, tickers],
+    )
+
+
+def ingested_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """``{path: sha256}`` of every file in the manifest."""
+    return dict(con.execute("SELECT path, sha256 FROM raw_files").fetchall())
+
+
+def refresh_instruments(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild ``instruments`` from ``prices``; returns the number of tickers."""
+    con.execute("DELETE FROM instruments")
+    con.execute(
+        """
+        INSERT INTO instruments
+        SELECT ticker, min(date), max(date), count(*), string_agg(DISTINCT source, ', ' ORDER BY source)
+        FROM prices GROUP BY ticker
+        """
+    )
+    return con.execute("SELECT count(*) FROM instruments").fetchone()[0]

@@ -1,0 +1,68 @@
+"""DDL of the warehouse. Idempotent: run on every write connection.
+
+The table contracts mirror :mod:`quant_assets.ingest.schemas`; CHECK constraints make DuckDB
+itself refuse an impossible price even if a writer skipped validation.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+DDL: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS prices (
+        ticker      VARCHAR   NOT NULL,
+        date        DATE      NOT NULL,
+        open        DOUBLE    CHECK (open > 0),
+        high        DOUBLE    CHECK (high > 0),
+        low         DOUBLE    CHECK (low > 0),
+        close       DOUBLE    NOT NULL CHECK (close > 0),
+        adj_close   DOUBLE    CHECK (adj_close > 0),
+        volume      DOUBLE    CHECK (volume >= 0),
+        source      VARCHAR   NOT NULL,
+        ingested_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (ticker, date)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS rejected_rows (
+        source      VARCHAR   NOT NULL,
+        location    VARCHAR   NOT NULL,
+        ticker      VARCHAR,
+        date        VARCHAR,
+        rule        VARCHAR   NOT NULL,
+        reason      VARCHAR   NOT NULL,
+        raw_values  VARCHAR,
+        ingested_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (source, location)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS raw_files (
+        path          VARCHAR   PRIMARY KEY,
+        sha256        VARCHAR   NOT NULL,
+        size_bytes    BIGINT    NOT NULL,
+        layout        VARCHAR   NOT NULL,
+        rows_read     BIGINT    NOT NULL,
+        rows_valid    BIGINT    NOT NULL,
+        rows_rejected BIGINT    NOT NULL,
+        tickers       VARCHAR[] NOT NULL,
+        ingested_at   TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS instruments (
+        ticker     VARCHAR PRIMARY KEY,
+        first_date DATE    NOT NULL,
+        last_date  DATE    NOT NULL,
+        row_count  BIGINT  NOT NULL,
+        source     VARCHAR NOT NULL
+    )
+    """,
+)
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table that does not exist yet."""
+    for statement in DDL:
+        con.execute(statement)
