@@ -40,7 +40,9 @@ class Project:
         return {
             "warehouse": Warehouse(path=str(self.warehouse_path), lock_timeout_s=30),
             "raw_files": RawFileStore(root=str(self.raw)),
-            "fmp": FMPClient(base_url=self.fmp_base_url, backoff_base_s=0.001, max_retries=2, timeout_s=5),
+            "fmp": FMPClient(
+                base_url=self.fmp_base_url, backoff_base_s=0.001, max_retries=2, timeout_s=5
+            ),
         }
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -56,7 +58,9 @@ class Project:
         if new:
             self.instance.add_dynamic_partitions(ticker_partitions.name, new)
 
-    def ingest_files(self, tickers: list[str], paths: list[str] | None = None, raise_on_error: bool = True):
+    def ingest_files(
+        self, tickers: list[str], paths: list[str] | None = None, raise_on_error: bool = True
+    ):
         """One run of price_files over the tickers' partition range, plus prices and its checks."""
         self.add_tickers(tickers)
         keys = self.instance.get_dynamic_partitions(ticker_partitions.name)
@@ -71,7 +75,13 @@ class Project:
             raise_on_error=raise_on_error,
         )
 
-    def fetch_fmp(self, first_day: str, last_day: str, tickers: list[str] | None = None, raise_on_error: bool = True):
+    def fetch_fmp(
+        self,
+        first_day: str,
+        last_day: str,
+        tickers: list[str] | None = None,
+        raise_on_error: bool = True,
+    ):
         config = {**QUIET, "ops": {"fmp_daily_bars": {"config": {"tickers": tickers or []}}}}
         return materialize(
             [fmp_daily_bars, prices],
@@ -83,9 +93,13 @@ class Project:
         )
 
 
-def write_real_ticker_files(shared_data: Path, raw: Path, tickers: list[str], gz: bool = False) -> dict[str, Path]:
+def write_real_ticker_files(
+    shared_data: Path, raw: Path, tickers: list[str], gz: bool = False
+) -> dict[str, Path]:
     """Per-ticker CSVs cut from the real 5-year S&P 500 file (header as in Kaggle's files)."""
-    source = pd.read_csv(shared_data / "sp500_5yr_2013_2018.csv.gz", dtype=str, keep_default_na=False)
+    source = pd.read_csv(
+        shared_data / "sp500_5yr_2013_2018.csv.gz", dtype=str, keep_default_na=False
+    )
     raw.mkdir(parents=True, exist_ok=True)
     out = {}
     for ticker in tickers:

@@ -205,9 +205,8 @@ def fmp_daily_bars(
         raise Failure(
             "FMP_API_KEY is not set: export your Financial Modeling Prep key to fetch bars"
         )
-    window = context.partition_time_window
-    start = window.start.date()
-    end = (window.end - dt.timedelta(days=1)).date()
+    keys = context.partition_key_range
+    start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
     tickers = config.tickers or _universe(warehouse)
     if not tickers:
         raise Failure("no tickers to fetch: ingest price files first or set config.tickers")

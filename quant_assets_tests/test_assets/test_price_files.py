@@ -12,7 +12,9 @@ from quant_assets_tests.dagster_project import write_real_ticker_files
 
 
 def _materialization(result, key: str):
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
+    events = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key
+    ]
     return events[-1].materialization
 
 
@@ -36,7 +38,9 @@ def test_price_files_write_valid_rows_and_quarantine_bad_ones(project, shared_da
     assert meta["rows_read"] == meta["rows_valid"] + meta["rows_rejected"]
     # AOS line 322 (high below low) and DHR line 437 (low above min(open, close))
     assert meta["rows_rejected"] == 2
-    counts = project.query("SELECT ticker, count(*) AS n FROM prices GROUP BY ticker ORDER BY ticker")
+    counts = project.query(
+        "SELECT ticker, count(*) AS n FROM prices GROUP BY ticker ORDER BY ticker"
+    )
     assert counts.set_index("ticker")["n"].to_dict() == {"AAPL": 1259, "AOS": 1258, "DHR": 1242}
     rejected = project.query("SELECT * FROM rejected_rows ORDER BY source")
     assert rejected.loc[0, "source"] == "raw/AOS_data.csv"
@@ -93,7 +97,9 @@ def test_full_sp500_file_ingests_every_row_once(project, shared_data):
     shutil.copy(shared_data / "sp500_5yr_2013_2018.csv.gz", project.raw / "all_stocks_5yr.csv.gz")
     import pandas as pd
 
-    tickers = sorted(pd.read_csv(project.raw / "all_stocks_5yr.csv.gz", usecols=["ticker"])["ticker"].unique())
+    tickers = sorted(
+        pd.read_csv(project.raw / "all_stocks_5yr.csv.gz", usecols=["ticker"])["ticker"].unique()
+    )
 
     first = _meta(project.ingest_files(tickers), "price_files")
     second = _meta(project.ingest_files(tickers), "price_files")
