@@ -64,7 +64,8 @@ def _parse_tickers(values: pd.Series) -> pd.Series:
     cat = values.astype("category")
     cleaned = pd.Index(cat.cat.categories.astype(str)).str.strip().str.upper()
     codes = cat.cat.codes.to_numpy()
-    out = np.where(codes >= 0, np.asarray(cleaned, dtype=object)[codes], "")
+    # Code -1 (a missing ticker) picks the trailing "": safe even when no ticker is present.
+    out = np.append(np.asarray(cleaned, dtype=object), "")[codes]
     return pd.Series(out, index=values.index, dtype=object).astype("category")
 
 
@@ -73,7 +74,8 @@ def _parse_date_column(values: pd.Series) -> pd.Series:
     text = pd.Series(pd.Index(cat.cat.categories.astype(str)).str.strip())
     parsed = parse_dates(text).to_numpy()
     codes = cat.cat.codes.to_numpy()
-    out = np.where(codes >= 0, parsed[codes], np.datetime64("NaT"))
+    # Code -1 (a missing date) picks the trailing NaT: safe even when no date is present.
+    out = np.append(parsed, np.datetime64("NaT", "ns"))[codes]
     return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 
 

@@ -58,7 +58,14 @@ class RawFileStore(ConfigurableResource):
         root = self.root_path
         if not root.is_dir():
             return []
-        files = [p for p in root.rglob("*") if is_price_file(p) and self._inside(p)]
+        # Hidden folders hold editor and notebook copies (.ipynb_checkpoints), not data.
+        files = [
+            p
+            for p in root.rglob("*")
+            if is_price_file(p)
+            and self._inside(p)
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        ]
         return sorted(files, key=lambda p: self.relative(p))
 
     def resolve(self, relative: str) -> Path:
