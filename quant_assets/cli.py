@@ -97,7 +97,8 @@ def _print_summary() -> None:
     print(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): assets, checks, runs, "
         "the raw-file sensor and the daily schedule.\n"
-        f'Query the warehouse with: duckdb {warehouse.path} "SELECT * FROM instruments"'
+        "Query the warehouse: .venv/bin/python -c \"import duckdb; "
+        f"print(duckdb.connect('{warehouse.path}', read_only=True).sql('FROM instruments'))\""
     )
 
 
