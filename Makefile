@@ -32,6 +32,9 @@ lint: $(STAMP)
 
 bench: $(STAMP) ## performance figures against peers, on ../shared/data
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/factors.py
+	$(PY) benchmarks/backtest.py
+	$(PY) benchmarks/training.py
 
 clean-data: ## remove generated data (never data/raw)
 	rm -f data/warehouse.duckdb data/warehouse.duckdb.wal
