@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,3 +23,23 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real test data not found at {path}")
     return path
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A temp raw folder and warehouse with an ephemeral Dagster instance (see dagster_project)."""
+    from quant_assets_tests.dagster_project import Project
+
+    with DagsterInstance.ephemeral() as instance:
+        (tmp_path / "raw").mkdir()
+        yield Project(root=tmp_path, instance=instance)
+
+
+@pytest.fixture
+def fmp_server(monkeypatch):
+    """A real FMP-speaking HTTP server on 127.0.0.1, with FMP_API_KEY set to its key."""
+    from quant_assets_tests.fmp_server import FMPServer
+
+    with FMPServer() as server:
+        monkeypatch.setenv("FMP_API_KEY", server.api_key)
+        yield server

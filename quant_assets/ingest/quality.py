@@ -35,22 +35,22 @@ def large_moves(con: duckdb.DuckDBPyConnection, threshold: float = 0.5) -> tuple
     return len(found), found.head(EXAMPLES)
 
 
-def zero_volume(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
-    """Bars with volume exactly 0 (feed gaps, halted days)."""
+def _bars_where(con: duckdb.DuckDBPyConnection, condition: str) -> tuple[int, pd.DataFrame]:
     found = con.execute(
         "SELECT ticker, date, open, high, low, close, volume FROM prices "
-        "WHERE volume = 0 ORDER BY ticker, date"
+        f"WHERE {condition} ORDER BY ticker, date"
     ).df()
     return len(found), found.head(EXAMPLES)
+
+
+def zero_volume(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
+    """Bars with volume exactly 0 (feed gaps, halted days)."""
+    return _bars_where(con, "volume = 0")
 
 
 def flat_bars(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
     """Bars with open = high = low = close (only one price recorded that day)."""
-    found = con.execute(
-        "SELECT ticker, date, open, high, low, close, volume FROM prices "
-        "WHERE open = high AND high = low AND low = close ORDER BY ticker, date"
-    ).df()
-    return len(found), found.head(EXAMPLES)
+    return _bars_where(con, "open = high AND high = low AND low = close")
 
 
 def trading_day_gaps(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
