@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quant_assets.ingest import RULES, TICKER_PATTERN, read_prices
+from quant_assets.ingest.schemas import PRICES_TABLE_SCHEMA
 from quant_assets.ingest.validation import REJECTED_COLUMNS, VALID_COLUMNS
 
 AS_OF = dt.date(2024, 1, 2)
@@ -353,3 +354,16 @@ def test_every_row_is_valid_or_rejected_as_the_rules_say(rows):
     got = set(zip(valid["ticker"].astype(str), valid["date"].dt.strftime("%Y-%m-%d"), strict=True))
     assert len(got) == len(valid)
     assert got == _expected_valid_keys(rows)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sp500_5yr_2013_2018.csv.gz",
+        "fmp/aapl_historical_price_full_2016-06-02_2021-06-01.json",
+        "fmp/aapl_stable_historical-price-eod-full_2023-01-01_2023-01-10.json",
+    ],
+)
+def test_valid_rows_of_real_files_meet_the_prices_table_contract(shared_data, name):
+    valid, _ = read_prices(shared_data / name)
+    PRICES_TABLE_SCHEMA.validate(valid, lazy=True)
