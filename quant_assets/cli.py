@@ -14,6 +14,7 @@ import warnings
 
 from dagster import AssetsDefinition, DagsterInstance, build_sensor_context, materialize
 
+from quant_assets.assets.factors import factor_checks, factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.sensors import RANGE_END, RANGE_START, raw_files_sensor
@@ -37,7 +38,9 @@ def _materialize(
 ) -> None:
     """One run of ``assets`` (with the checks on them) on the instance the UI reads."""
     keys = {key for a in assets for key in a.keys}
-    checks = [c for c in price_checks if any(k.asset_key in keys for k in c.check_keys)]
+    checks = [
+        c for c in [*price_checks, *factor_checks] if any(k.asset_key in keys for k in c.check_keys)
+    ]
     result = materialize(
         [*assets, *checks],
         instance=instance,
@@ -72,6 +75,8 @@ def run_pipeline(instance: DagsterInstance) -> None:
         )
     else:
         print("  fmp_daily_bars skipped: FMP_API_KEY is not set (export it to fetch FMP bars)")
+    days = trading_day_partitions.get_partition_keys()
+    _materialize(instance, [factor_values], {RANGE_START: days[0], RANGE_END: days[-1]})
     _print_summary()
 
 
@@ -97,7 +102,7 @@ def _print_summary() -> None:
     print(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): assets, checks, runs, "
         "the raw-file sensor and the daily schedule.\n"
-        "Query the warehouse: .venv/bin/python -c \"import duckdb; "
+        'Query the warehouse: .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{warehouse.path}', read_only=True).sql('FROM instruments'))\""
     )
 

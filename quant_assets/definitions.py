@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from quant_assets.assets.factors import factor_checks, factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.schedules import daily_update_job, daily_update_schedule
@@ -19,8 +20,8 @@ RESOURCES = {
 }
 
 defs = Definitions(
-    assets=[price_files, fmp_daily_bars, prices],
-    asset_checks=price_checks,
+    assets=[price_files, fmp_daily_bars, prices, factor_values],
+    asset_checks=[*price_checks, *factor_checks],
     jobs=[ingest_price_files_job, daily_update_job],
     schedules=[daily_update_schedule],
     sensors=[raw_files_sensor],

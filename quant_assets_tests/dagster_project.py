@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 from dagster import DagsterInstance, materialize
 
+from quant_assets.assets.factors import factor_checks, factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.sensors import RANGE_END, RANGE_START
@@ -85,6 +86,24 @@ class Project:
         config = {**QUIET, "ops": {"fmp_daily_bars": {"config": {"tickers": tickers or []}}}}
         return materialize(
             [fmp_daily_bars, prices],
+            instance=self.instance,
+            resources=self.resources(),
+            tags={RANGE_START: first_day, RANGE_END: last_day},
+            run_config=config,
+            raise_on_error=raise_on_error,
+        )
+
+    def compute_factors(
+        self,
+        first_day: str,
+        last_day: str,
+        factors: list[str] | None = None,
+        raise_on_error: bool = True,
+    ):
+        """One run of factor_values (and its checks) over trading days first_day..last_day."""
+        config = {**QUIET, "ops": {"factor_values": {"config": {"factors": factors or []}}}}
+        return materialize(
+            [factor_values, *factor_checks],
             instance=self.instance,
             resources=self.resources(),
             tags={RANGE_START: first_day, RANGE_END: last_day},

@@ -59,6 +59,27 @@ DDL: tuple[str, ...] = (
         source     VARCHAR NOT NULL
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS factor_definitions (
+        name        VARCHAR PRIMARY KEY,
+        position    INTEGER NOT NULL,
+        "group"     VARCHAR NOT NULL,
+        params      VARCHAR NOT NULL,
+        lookback    INTEGER NOT NULL,
+        warmup      INTEGER NOT NULL,
+        requires    VARCHAR NOT NULL,
+        description VARCHAR NOT NULL
+    )
+    """,
+    # No primary key on purpose: see quant_assets.warehouse.factors.
+    """
+    CREATE TABLE IF NOT EXISTS factor_values (
+        ticker VARCHAR NOT NULL,
+        date   DATE    NOT NULL,
+        factor VARCHAR NOT NULL,
+        value  DOUBLE  NOT NULL CHECK (isfinite(value))
+    )
+    """,
 )
 
 
