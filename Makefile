@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml
 ui: $(STAMP) ## the Dagster UI and daemon (sensors, schedules) on http://127.0.0.1:3000
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+mlflow: $(STAMP) ## the MLflow UI on http://127.0.0.1:5000 (runs and registered models of make run)
+	mkdir -p data/mlflow/artifacts
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/data/mlflow/mlflow.db \
+		--default-artifact-root $(CURDIR)/data/mlflow/artifacts --host 127.0.0.1 --port 5000
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check quant_assets quant_assets_tests benchmarks
 
@@ -37,4 +42,4 @@ bench: $(STAMP) ## performance figures against peers, on ../shared/data
 	$(PY) benchmarks/training.py
 
 clean-data: ## remove generated data (never data/raw)
-	rm -f data/warehouse.duckdb data/warehouse.duckdb.wal
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow data/reports

@@ -14,13 +14,16 @@ import warnings
 
 from dagster import AssetsDefinition, DagsterInstance, build_sensor_context, materialize
 
-from quant_assets.assets.factors import factor_checks, factor_values
+from quant_assets.assets.backtest import backtest_report, backtests
+from quant_assets.assets.factors import factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
-from quant_assets.automation.checks import price_checks
+from quant_assets.assets.models import predictions, trained_models
+from quant_assets.assets.portfolio import target_weights
 from quant_assets.automation.sensors import RANGE_END, RANGE_START, raw_files_sensor
-from quant_assets.definitions import RESOURCES
+from quant_assets.definitions import CHECKS, RESOURCES
 from quant_assets.ingest.seed import seed_default_data
 from quant_assets.partitions import ticker_partitions, trading_day_partitions
+from quant_assets.paths import data_dir
 from quant_assets.resources.fmp import FMPClient
 
 
@@ -38,9 +41,7 @@ def _materialize(
 ) -> None:
     """One run of ``assets`` (with the checks on them) on the instance the UI reads."""
     keys = {key for a in assets for key in a.keys}
-    checks = [
-        c for c in [*price_checks, *factor_checks] if any(k.asset_key in keys for k in c.check_keys)
-    ]
+    checks = [c for c in CHECKS if any(k.asset_key in keys for k in c.check_keys)]
     result = materialize(
         [*assets, *checks],
         instance=instance,
@@ -76,7 +77,13 @@ def run_pipeline(instance: DagsterInstance) -> None:
     else:
         print("  fmp_daily_bars skipped: FMP_API_KEY is not set (export it to fetch FMP bars)")
     days = trading_day_partitions.get_partition_keys()
-    _materialize(instance, [factor_values], {RANGE_START: days[0], RANGE_END: days[-1]})
+    every_day = {RANGE_START: days[0], RANGE_END: days[-1]}
+    _materialize(instance, [factor_values], every_day)
+    _materialize(instance, [trained_models], {})
+    _materialize(instance, [predictions], every_day)
+    _materialize(instance, [target_weights], every_day)
+    _materialize(instance, [backtests], {})
+    _materialize(instance, [backtest_report], {})
     _print_summary()
 
 
@@ -100,8 +107,10 @@ def _print_summary() -> None:
     for rule, n in rules:
         print(f"  rejected: {n} rows for {rule}")
     print(
-        "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): assets, checks, runs, "
-        "the raw-file sensor and the daily schedule.\n"
+        f"\nThe backtest report: {data_dir() / 'reports' / 'latest' / 'report.html'}\n"
+        "Open the Dagster UI with `make ui` (http://127.0.0.1:3000): assets, checks, runs, "
+        "the sensors and the daily schedule; the MLflow UI with `make mlflow` "
+        "(http://127.0.0.1:5000).\n"
         'Query the warehouse: .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{warehouse.path}', read_only=True).sql('FROM instruments'))\""
     )

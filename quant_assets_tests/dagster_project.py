@@ -16,7 +16,9 @@ from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.sensors import RANGE_END, RANGE_START
 from quant_assets.partitions import ticker_partitions
+from quant_assets.resources.compute import ComputeResource
 from quant_assets.resources.fmp import FMPClient
+from quant_assets.resources.mlflow import MLflowResource
 from quant_assets.resources.raw_files import RawFileStore
 from quant_assets.resources.warehouse import Warehouse
 
@@ -44,7 +46,30 @@ class Project:
             "fmp": FMPClient(
                 base_url=self.fmp_base_url, backoff_base_s=0.001, max_retries=2, timeout_s=5
             ),
+            "compute": ComputeResource(device="cpu"),
+            "mlflow": MLflowResource(tracking_uri=self.mlflow_uri),
         }
+
+    @property
+    def mlflow_uri(self) -> str:
+        (self.root / "mlflow").mkdir(exist_ok=True)
+        return f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
+
+    def materialize(self, assets, *, start=None, end=None, config=None, raise_on_error=True):
+        """One run of ``assets`` (plus their checks), over trading days start..end if given."""
+        from quant_assets.definitions import CHECKS
+
+        keys = {key for a in assets for key in a.keys}
+        checks = [c for c in CHECKS if any(k.asset_key in keys for k in c.check_keys)]
+        tags = {RANGE_START: start, RANGE_END: end} if start else {}
+        return materialize(
+            [*assets, *checks],
+            instance=self.instance,
+            resources=self.resources(),
+            tags=tags,
+            run_config={**QUIET, "ops": config or {}},
+            raise_on_error=raise_on_error,
+        )
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         con = duckdb.connect(str(self.warehouse_path), read_only=True)

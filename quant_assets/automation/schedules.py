@@ -10,13 +10,25 @@ from dagster import (
     schedule,
 )
 
+from quant_assets.assets.backtest import backtest_report, backtests
+from quant_assets.assets.factors import factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, prices
+from quant_assets.assets.models import predictions
+from quant_assets.assets.portfolio import target_weights
 from quant_assets.partitions import EXCHANGE_TIMEZONE, trading_day_partitions
 from quant_assets.resources.fmp import FMPClient
 
 daily_update_job = define_asset_job(
     "daily_update",
-    selection=[fmp_daily_bars, prices],
+    selection=[
+        fmp_daily_bars,
+        prices,
+        factor_values,
+        predictions,
+        target_weights,
+        backtests,
+        backtest_report,
+    ],
     partitions_def=trading_day_partitions,
     description="One trading day: FMP bars into prices, then everything downstream of them.",
 )

@@ -137,6 +137,17 @@ def _sign_positions(estimator, panel: Panel, positions: np.ndarray) -> pd.DataFr
     return positions_frame(held, panel, positions)
 
 
+def forecast_positions(
+    estimator, panel: Panel, dates: pd.DatetimeIndex | None = None
+) -> pd.DataFrame:
+    """Positions (the forecast's sign) of a fitted forecaster on ``dates`` of ``panel``.
+
+    The same rule :func:`forecast_baseline` scores its test period with, for a version loaded
+    back from the registry.
+    """
+    return _sign_positions(estimator, panel, panel.date_positions(dates))
+
+
 def forecast_baseline(
     kind: str,
     panel: Panel,

@@ -80,10 +80,55 @@ DDL: tuple[str, ...] = (
         value  DOUBLE  NOT NULL CHECK (isfinite(value))
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS trainings (
+        training_id    VARCHAR   PRIMARY KEY,
+        dagster_run_id VARCHAR   NOT NULL,
+        data_start     DATE      NOT NULL,
+        data_end       DATE      NOT NULL,
+        tickers        VARCHAR[] NOT NULL,
+        factors        VARCHAR[] NOT NULL,
+        device         VARCHAR   NOT NULL,
+        config         VARCHAR   NOT NULL,
+        created_at     TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS model_versions (
+        training_id     VARCHAR NOT NULL,
+        model           VARCHAR NOT NULL,
+        family          VARCHAR NOT NULL,
+        "window"        INTEGER NOT NULL,
+        model_version   VARCHAR NOT NULL,
+        registered_name VARCHAR,
+        version         VARCHAR,
+        mlflow_run_id   VARCHAR,
+        train_start     DATE,
+        train_end       DATE,
+        test_start      DATE    NOT NULL,
+        test_end        DATE,
+        val_sharpe      DOUBLE,
+        test_sharpe     DOUBLE,
+        PRIMARY KEY (training_id, model, "window")
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS predictions (
+        model         VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        training_id   VARCHAR NOT NULL,
+        ticker        VARCHAR NOT NULL,
+        date          DATE    NOT NULL,
+        position      DOUBLE  NOT NULL CHECK (position BETWEEN -1 AND 1),
+        PRIMARY KEY (model, ticker, date)
+    )
+    """,
 )
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table that does not exist yet."""
-    for statement in DDL:
+    from quant_assets.warehouse.backtests import DDL as BACKTEST_DDL
+
+    for statement in (*DDL, *BACKTEST_DDL):
         con.execute(statement)

@@ -1,0 +1,146 @@
+"""Portfolio and backtest tables: ``weights``, ``backtest_equity``, ``backtest_trades``,
+``backtest_metrics``, ``backtest_robustness``; each keyed by strategy and the backtest run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+DDL: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS weights (
+        strategy      VARCHAR NOT NULL,
+        model         VARCHAR NOT NULL,
+        model_version VARCHAR NOT NULL,
+        ticker        VARCHAR NOT NULL,
+        date          DATE    NOT NULL,
+        weight        DOUBLE  NOT NULL CHECK (isfinite(weight)),
+        PRIMARY KEY (strategy, ticker, date)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS backtest_equity (
+        backtest_id VARCHAR NOT NULL,
+        strategy    VARCHAR NOT NULL,
+        date        DATE    NOT NULL,
+        equity      DOUBLE  NOT NULL,
+        daily_return DOUBLE,
+        PRIMARY KEY (backtest_id, strategy, date)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS backtest_trades (
+        backtest_id VARCHAR NOT NULL,
+        strategy    VARCHAR NOT NULL,
+        date        DATE    NOT NULL,
+        ticker      VARCHAR NOT NULL,
+        shares      DOUBLE  NOT NULL,
+        price       DOUBLE  NOT NULL,
+        notional    DOUBLE  NOT NULL,
+        fee         DOUBLE  NOT NULL,
+        reason      VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS backtest_metrics (
+        backtest_id    VARCHAR NOT NULL,
+        strategy       VARCHAR NOT NULL,
+        model          VARCHAR NOT NULL,
+        model_versions VARCHAR NOT NULL,
+        metric         VARCHAR NOT NULL,
+        value          DOUBLE,
+        PRIMARY KEY (backtest_id, strategy, metric)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS backtest_robustness (
+        backtest_id VARCHAR NOT NULL,
+        strategy    VARCHAR NOT NULL,
+        analysis    VARCHAR NOT NULL,
+        metric      VARCHAR NOT NULL,
+        param       DOUBLE,
+        point       DOUBLE,
+        lower       DOUBLE,
+        upper       DOUBLE
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS backtest_runs (
+        backtest_id    VARCHAR PRIMARY KEY,
+        training_id    VARCHAR,
+        first_date     DATE,
+        last_date      DATE,
+        fee_bps        DOUBLE,
+        slippage_bps   DOUBLE,
+        created_at     TIMESTAMP NOT NULL
+    )
+    """,
+)
+
+
+def replace_weights(
+    con: duckdb.DuckDBPyConnection, weights: pd.DataFrame, start: dt.date, end: dt.date
+) -> tuple[int, int]:
+    deleted = con.execute("DELETE FROM weights WHERE date BETWEEN ? AND ?", [start, end])
+    deleted = deleted.fetchone()[0]
+    if weights.empty:
+        return int(deleted), 0
+    con.register("incoming_weights", weights)
+    try:
+        con.execute(
+            "INSERT INTO weights SELECT strategy, model, model_version, CAST(ticker AS VARCHAR), "
+            "CAST(date AS DATE), weight FROM incoming_weights"
+        )
+    finally:
+        con.unregister("incoming_weights")
+    return int(deleted), len(weights)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("incoming_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
+    finally:
+        con.unregister("incoming_rows")
+
+
+def write_backtest(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    backtest_id: str,
+    run: dict,
+    equity: pd.DataFrame,
+    trades: pd.DataFrame,
+    metrics: pd.DataFrame,
+    robustness: pd.DataFrame,
+) -> None:
+    """Replace everything of ``backtest_id`` (a re-run of the same Dagster run is idempotent)."""
+    for table in ("backtest_equity", "backtest_trades", "backtest_metrics", "backtest_robustness"):
+        con.execute(f"DELETE FROM {table} WHERE backtest_id = ?", [backtest_id])
+    con.execute("DELETE FROM backtest_runs WHERE backtest_id = ?", [backtest_id])
+    con.execute(
+        "INSERT INTO backtest_runs VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [
+            backtest_id,
+            run["training_id"],
+            run["first_date"],
+            run["last_date"],
+            run["fee_bps"],
+            run["slippage_bps"],
+        ],
+    )
+    _insert(con, "backtest_equity", equity.assign(backtest_id=backtest_id))
+    _insert(con, "backtest_trades", trades.assign(backtest_id=backtest_id))
+    _insert(con, "backtest_metrics", metrics.assign(backtest_id=backtest_id))
+    _insert(con, "backtest_robustness", robustness.assign(backtest_id=backtest_id))
+
+
+def latest_backtest_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute(
+        "SELECT backtest_id FROM backtest_runs ORDER BY created_at DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else row[0]

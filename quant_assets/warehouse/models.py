@@ -1,0 +1,147 @@
+"""Model inputs and outputs in the warehouse: features and closes in, trainings and predictions out.
+
+``trainings`` has one row per ``trained_models`` materialization (its ``training_id`` is the Dagster
+run id); ``model_versions`` one row per model per walk-forward window, with the registered MLflow
+version and the test block it serves; ``predictions`` the out-of-sample positions, keyed by the
+model version that made them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import pandas as pd
+
+from quant_assets.ingest.seed import BENCHMARK_TICKER
+from quant_assets.models import wide_closes
+
+
+def load_closes(
+    con: duckdb.DuckDBPyConnection,
+    end: dt.date | None = None,
+    *,
+    exclude: tuple[str, ...] = (BENCHMARK_TICKER,),
+) -> pd.DataFrame:
+    """Wide closes (adjusted where a ticker has adjusted closes) up to ``end``, benchmark excluded."""
+    bars = con.execute(
+        "SELECT ticker, date, close, adj_close FROM prices "
+        "WHERE ($end IS NULL OR date <= $end) AND NOT list_contains($exclude, ticker)",
+        {"end": end, "exclude": list(exclude)},
+    ).df()
+    return wide_closes(bars)
+
+
+def load_benchmark(con: duckdb.DuckDBPyConnection, ticker: str = BENCHMARK_TICKER) -> pd.Series:
+    """The benchmark's closes (the index seeded with the default data), empty if absent."""
+    bars = con.execute(
+        "SELECT date, coalesce(adj_close, close) AS close FROM prices WHERE ticker = ? "
+        "ORDER BY date",
+        [ticker],
+    ).df()
+    return pd.Series(
+        bars["close"].to_numpy(), index=pd.DatetimeIndex(bars["date"]).astype("datetime64[ns]")
+    )
+
+
+def load_features(
+    con: duckdb.DuckDBPyConnection,
+    tickers: list[str],
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pd.DataFrame:
+    """Long ``ticker, date, factor, value`` of ``tickers`` for dates ``start..end`` (open ends)."""
+    frame = con.execute(
+        "SELECT ticker, date, factor, value FROM factor_values "
+        "WHERE list_contains($tickers, ticker) AND ($start IS NULL OR date >= $start) "
+        "AND ($end IS NULL OR date <= $end)",
+        {"tickers": tickers, "start": start, "end": end},
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
+
+
+def record_training(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    training_id: str,
+    dagster_run_id: str,
+    data_start: dt.date,
+    data_end: dt.date,
+    tickers: list[str],
+    factors: list[str],
+    device: str,
+    config: dict,
+    versions: pd.DataFrame,
+) -> None:
+    """Write (or rewrite) one training and its model versions."""
+    con.execute("DELETE FROM model_versions WHERE training_id = ?", [training_id])
+    con.execute("DELETE FROM trainings WHERE training_id = ?", [training_id])
+    con.execute(
+        "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [
+            training_id,
+            dagster_run_id,
+            data_start,
+            data_end,
+            tickers,
+            factors,
+            device,
+            json.dumps(config, sort_keys=True, default=str),
+        ],
+    )
+    con.register("incoming_versions", versions.assign(training_id=training_id))
+    try:
+        con.execute(
+            'INSERT INTO model_versions SELECT training_id, model, family, "window", '
+            "model_version, registered_name, version, mlflow_run_id, train_start, train_end, "
+            "test_start, test_end, val_sharpe, test_sharpe FROM incoming_versions"
+        )
+    finally:
+        con.unregister("incoming_versions")
+
+
+def latest_training(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The newest training (a dict of its row), or None before the first."""
+    rows = con.execute("SELECT * FROM trainings ORDER BY created_at DESC LIMIT 1").df()
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def model_versions(con: duckdb.DuckDBPyConnection, training_id: str) -> pd.DataFrame:
+    return con.execute(
+        'SELECT * FROM model_versions WHERE training_id = ? ORDER BY model, "window"',
+        [training_id],
+    ).df()
+
+
+def replace_predictions(
+    con: duckdb.DuckDBPyConnection, positions: pd.DataFrame, start: dt.date, end: dt.date
+) -> tuple[int, int]:
+    """Replace every prediction dated ``start..end`` with ``positions``; (deleted, inserted)."""
+    deleted = con.execute(
+        "DELETE FROM predictions WHERE date BETWEEN ? AND ?", [start, end]
+    ).fetchone()[0]
+    if positions.empty:
+        return int(deleted), 0
+    con.register("incoming_predictions", positions)
+    try:
+        con.execute(
+            "INSERT INTO predictions SELECT model, model_version, training_id, "
+            "CAST(ticker AS VARCHAR), CAST(date AS DATE), position FROM incoming_predictions"
+        )
+    finally:
+        con.unregister("incoming_predictions")
+    return int(deleted), len(positions)
+
+
+def load_predictions(
+    con: duckdb.DuckDBPyConnection, start: dt.date | None = None, end: dt.date | None = None
+) -> pd.DataFrame:
+    frame = con.execute(
+        "SELECT * FROM predictions WHERE ($start IS NULL OR date >= $start) "
+        "AND ($end IS NULL OR date <= $end) ORDER BY model, date, ticker",
+        {"start": start, "end": end},
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
