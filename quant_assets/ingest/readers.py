@@ -22,6 +22,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,7 @@ def _read_bytes(path: Path) -> bytes:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise UnsupportedFileError(f"{path}: corrupt or truncated gzip data: {exc}") from exc
     return data[3:] if data[:3] == b"\xef\xbb\xbf" else data
 
