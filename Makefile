@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: run test install ui mlflow lint bench clean-data
+.PHONY: run test install ui ui-test mlflow lint bench clean-data
 
 run: $(STAMP) ## set up, seed the default data, materialize every asset
 	$(PY) -m quant_assets.cli run
@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml
 
 ui: $(STAMP) ## the Dagster UI and daemon (sensors, schedules) on http://127.0.0.1:3000
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+ui-test: $(STAMP) ## the UI test: dagster-webserver + GraphQL + headless Chromium; PNGs in data/screenshots
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
+	QUANT_ASSETS_SCREENSHOT_DIR=$(CURDIR)/data/screenshots $(PY) -m pytest quant_assets_tests/test_ui -v
 
 mlflow: $(STAMP) ## the MLflow UI on http://127.0.0.1:5000 (runs and registered models of make run)
 	mkdir -p data/mlflow/artifacts

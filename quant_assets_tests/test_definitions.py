@@ -10,8 +10,27 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
 
     Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"price_files", "fmp_daily_bars", "prices"} <= keys
+    assert keys == {
+        "price_files",
+        "fmp_daily_bars",
+        "prices",
+        "factor_values",
+        "trained_models",
+        "predictions",
+        "target_weights",
+        "backtests",
+        "backtest_report",
+    }
     assert {s.name for s in defs.schedules} == {"daily_update_schedule"}
-    assert {s.name for s in defs.sensors} == {"raw_files_sensor"}
+    assert {s.name for s in defs.sensors} == {"raw_files_sensor", "retrain_sensor"}
+    assert {j.name for j in defs.jobs} >= {"ingest_price_files", "daily_update", "retrain_models"}
     checks = {k.name for c in defs.asset_checks for k in c.check_keys}
-    assert {"large_daily_moves", "zero_volume_bars", "flat_bars", "trading_day_gaps"} <= checks
+    assert checks == {
+        "large_daily_moves",
+        "zero_volume_bars",
+        "flat_bars",
+        "trading_day_gaps",
+        "coverage_not_collapsing",
+        "one_value_per_key",
+        "out_of_sample_only",
+    }

@@ -1,0 +1,308 @@
+"""The Dagster UI: a real ``dagster-webserver`` on 127.0.0.1, driven through its GraphQL API.
+
+One webserver serves the module (temp instance, temp data folder). The tests check that it shows
+every asset (with its group), asset check, schedule and sensor of ``defs``; launch a partitioned
+materialization through it as the UI's "Materialize" button would; and render the asset graph and
+two asset pages in headless Chromium (skipped when ``/usr/bin/chromium`` is not installed).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+import pytest
+from dagster import AssetKey
+from PIL import Image
+
+from quant_assets_tests.dagster_project import write_real_ticker_files
+from quant_assets_tests.test_ui.webserver import (
+    REPOSITORY_NAME,
+    REPOSITORY_SELECTOR,
+    TERMINAL_RUN_STATUSES,
+    Webserver,
+    capture,
+    chromium_available,
+    keep_screenshots,
+    pause,
+)
+
+pytestmark = pytest.mark.slow
+
+TICKER = "AAPL"
+AAPL_ROWS = 1259  # AAPL's rows in the real 5-year S&P 500 file
+RUN_TIMEOUT_S = 180.0
+
+REPOSITORY_QUERY = """
+query Repository($selector: RepositorySelector!) {
+  repositoryOrError(repositorySelector: $selector) {
+    __typename
+    ... on Repository {
+      name
+      location { name }
+      assetNodes {
+        assetKey { path }
+        groupName
+        assetChecksOrError { ... on AssetChecks { checks { name } } }
+      }
+      schedules { name }
+      sensors { name }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+ADD_PARTITION = """
+mutation AddPartition($selector: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key) {
+    __typename
+    ... on AddDynamicPartitionSuccess { partitionsDefName partitionKey }
+    ... on Error { message }
+  }
+}
+"""
+
+LAUNCH_RUN = """
+mutation Launch($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+
+RUN_STATUS = """
+query RunStatus($runId: ID!) {
+  runOrError(runId: $runId) { __typename ... on Run { status } ... on Error { message } }
+}
+"""
+
+RUN_ERRORS = """
+query RunErrors($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { message stepKey error { message } }
+        ... on RunFailureEvent { message }
+      }
+    }
+  }
+}
+"""
+
+ASSET_EVENTS = """
+query AssetEvents($key: AssetKeyInput!, $partitions: [String!]) {
+  assetNodes(assetKeys: [$key]) {
+    assetMaterializations(limit: 1, partitions: $partitions) {
+      runId
+      partition
+      metadataEntries { label ... on IntMetadataEntry { intValue } }
+    }
+    assetChecksOrError {
+      ... on AssetChecks { checks { name executionForLatestMaterialization { status runId } } }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory):
+    server = Webserver(root=tmp_path_factory.mktemp("ui"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def aapl_run(webserver, shared_data) -> str:
+    """price_files[AAPL] + prices (with its checks), launched through GraphQL; the run id."""
+    write_real_ticker_files(shared_data, webserver.raw_dir, [TICKER])
+    added = webserver.graphql(
+        ADD_PARTITION, {"selector": REPOSITORY_SELECTOR, "name": "tickers", "key": TICKER}
+    )["addDynamicPartition"]
+    assert added["__typename"] == "AddDynamicPartitionSuccess", added
+
+    params = {
+        "selector": {
+            **REPOSITORY_SELECTOR,
+            "pipelineName": "__ASSET_JOB",
+            "assetSelection": [{"path": ["price_files"]}, {"path": ["prices"]}],
+        },
+        # One process for the two assets' steps and the four checks (the default spawns a
+        # process per step, each importing the project: minutes on a busy 2-core machine).
+        "runConfigData": {"execution": {"config": {"in_process": {}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": TICKER}]},
+    }
+    launched = webserver.graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    status = launched["run"]["status"]
+    while status not in TERMINAL_RUN_STATUSES:
+        assert time.monotonic() < deadline, (
+            f"run {run_id} still {status} after {RUN_TIMEOUT_S:.0f}s:\n{webserver.log_tail()}"
+        )
+        pause(0.5)
+        status = webserver.graphql(RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+    if status != "SUCCESS":
+        events = webserver.graphql(RUN_ERRORS, {"runId": run_id})["logsForRun"]["events"]
+        failures = [e for e in events if e.get("message")]
+        pytest.fail(f"run {run_id} ended {status}: {failures}")
+    return run_id
+
+
+def expected_definitions() -> dict:
+    from quant_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return {
+        "assets": {
+            key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
+        },
+        "checks": {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys},
+        "schedules": {s.name for s in defs.schedules},
+        "sensors": {s.name for s in defs.sensors},
+    }
+
+
+def test_webserver_shows_every_asset_check_schedule_and_sensor(webserver):
+    repo = webserver.graphql(REPOSITORY_QUERY, {"selector": REPOSITORY_SELECTOR})
+    repo = repo["repositoryOrError"]
+    assert repo["__typename"] == "Repository", repo
+    assert repo["name"] == REPOSITORY_NAME
+
+    shown = {
+        "assets": {"/".join(n["assetKey"]["path"]): n["groupName"] for n in repo["assetNodes"]},
+        "checks": {
+            ("/".join(n["assetKey"]["path"]), check["name"])
+            for n in repo["assetNodes"]
+            for check in n["assetChecksOrError"].get("checks", [])
+        },
+        "schedules": {s["name"] for s in repo["schedules"]},
+        "sensors": {s["name"] for s in repo["sensors"]},
+    }
+    assert shown == expected_definitions()
+    # ...and defs is the graph the project describes (a change to either shows up here).
+    assert shown["assets"] == {
+        "price_files": "ingest",
+        "fmp_daily_bars": "ingest",
+        "prices": "ingest",
+        "factor_values": "factors",
+        "trained_models": "models",
+        "predictions": "models",
+        "target_weights": "portfolio",
+        "backtests": "backtest",
+        "backtest_report": "backtest",
+    }
+    assert {"large_daily_moves", "zero_volume_bars", "flat_bars", "trading_day_gaps"} <= {
+        name for asset, name in shown["checks"] if asset == "prices"
+    }
+    assert shown["schedules"] == {"daily_update_schedule"}
+    assert shown["sensors"] == {"raw_files_sensor", "retrain_sensor"}
+
+
+def test_materialization_launched_through_the_webserver(webserver, aapl_run):
+    con = duckdb.connect(str(webserver.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT count(*), min(date), max(date) FROM prices WHERE ticker = ?", [TICKER]
+        ).fetchone()
+        others = con.execute("SELECT count(*) FROM prices WHERE ticker <> ?", [TICKER]).fetchone()
+    finally:
+        con.close()
+    assert rows[0] == AAPL_ROWS
+    assert others[0] == 0
+
+    # The UI shows the run's materializations, with their metadata, and the checks it ran.
+    part = webserver.graphql(
+        ASSET_EVENTS, {"key": {"path": ["price_files"]}, "partitions": [TICKER]}
+    )["assetNodes"][0]
+    assert [(m["runId"], m["partition"]) for m in part["assetMaterializations"]] == [
+        (aapl_run, TICKER)
+    ]
+    prices = webserver.graphql(ASSET_EVENTS, {"key": {"path": ["prices"]}})["assetNodes"][0]
+    (materialization,) = prices["assetMaterializations"]
+    assert materialization["runId"] == aapl_run
+    metadata = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
+    assert metadata["rows"] == AAPL_ROWS
+    checks = {
+        c["name"]: c["executionForLatestMaterialization"]
+        for c in prices["assetChecksOrError"]["checks"]
+    }
+    assert {name: (e["status"], e["runId"]) for name, e in checks.items()} == {
+        name: ("SUCCEEDED", aapl_run)
+        for name in ("flat_bars", "large_daily_moves", "trading_day_gaps", "zero_volume_bars")
+    }
+
+
+def visible_text(dom: str) -> str:
+    without_code = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", without_code)))
+
+
+def assert_real_image(png: Path) -> None:
+    assert png.stat().st_size > 20_000, f"{png.name}: only {png.stat().st_size} bytes"
+    with Image.open(png) as image:
+        assert image.size == (1600, 1000)
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None
+    assert len(colours) > 100, f"{png.name}: {len(colours)} colours, looks blank"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Skips (before the webserver starts) where Debian's chromium package is not installed."""
+    if not chromium_available():
+        pytest.skip("headless Chromium not installed: apt-get install -y chromium (make ui-test)")
+
+
+def test_screenshots_of_the_asset_graph_and_asset_pages(chromium, webserver, aapl_run, tmp_path):
+    # The UI opens a "join the community" dialog on a fresh instance; dismiss it as a user would.
+    assert webserver.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
+
+    expected = expected_definitions()
+    groups = sorted(set(expected["assets"].values()))
+    # The global lineage view with every group expanded (its `expanded` URL state, ids as the UI
+    # builds them when groups are not split per code location).
+    expanded = ",".join(f"global@global:{group}" for group in groups)
+    shots = {
+        "asset_graph.png": f"/asset-groups?expanded={quote(expanded, safe='')}",
+        "backtest_report_definition.png": "/assets/backtest_report",
+        "prices_materialization.png": "/assets/prices",
+    }
+    profile = tmp_path / "chromium-profile"
+    doms = {}
+    for name, path in shots.items():
+        doms[name] = visible_text(capture(webserver.url + path, tmp_path / name, profile))
+    pngs = [tmp_path / name for name in shots]
+    keep_screenshots(pngs)
+    for png in pngs:
+        assert_real_image(png)
+
+    graph = doms["asset_graph.png"]
+    missing = [a for a in [*expected["assets"], *groups] if a not in graph.split()]
+    assert not missing, f"asset graph does not show {missing}"
+
+    from quant_assets.definitions import defs
+
+    report = defs.resolve_asset_graph().get(AssetKey("backtest_report"))
+    first_line = report.description.strip().splitlines()[0]
+    page = doms["backtest_report_definition.png"]
+    assert first_line in page
+    assert "backtests" in page.split()  # its upstream asset, under Lineage
+
+    prices = doms["prices_materialization.png"]
+    for shown in ("rows", str(AAPL_ROWS), "rejected_rows_total", f"raw/{TICKER}_data.csv"):
+        assert shown in prices.split(), f"prices page does not show {shown!r}"
