@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from quant_assets.factors.cross_section import cross_sectional_rank
+from quant_assets.factors.long_table import LongTable
 from quant_assets.factors.panel import Memo, PricePanel, SortedPrices
 from quant_assets.factors.registry import (
     CROSS_SECTIONAL,
@@ -37,7 +39,7 @@ def compute_factors(
     prices
         Long daily prices: ``ticker``, ``date`` (tz-naive), ``close`` and optionally ``adj_close``,
         ``open``, ``high``, ``low``, ``volume``; one row per (ticker, date), any order. Rows without
-        a close are ignored.
+        a close or without a ticker are ignored.
     names
         Factors to compute (default: all in the registry). Those whose columns are absent or all-NaN
         are skipped, with the reasons in ``result.attrs["skipped_factors"]`` and the log.
@@ -51,7 +53,7 @@ def compute_factors(
     -------
     pandas.DataFrame
         Long table ``ticker`` (categorical), ``date`` (datetime64[ns]), ``factor`` (categorical, in
-        registry order), ``value`` (float64). Rows are grouped by factor, in no set order within.
+        registry order), ``value`` (float64). Rows are grouped by factor, then by ticker in date order.
         Values that are NaN or infinite (warm-up, missing inputs, a zero denominator) are dropped: a
         missing row means NULL. :func:`to_wide` pivots it to one column per factor.
 
@@ -69,24 +71,31 @@ def compute_factors(
     definitions = resolve(wanted)
     first_code = _first_date_code(sorted_prices.dates, since)
     rows_out = int(np.count_nonzero(sorted_prices.date_code >= first_code))
-    builder = _LongBuilder(sorted_prices, [d.name for d in definitions], rows_out)
+    table = LongTable(sorted_prices, [d.name for d in definitions], rows_out)
     panels = _Panels(sorted_prices, first_code)
 
-    def run(definition: FactorDefinition) -> tuple[PricePanel, np.ndarray]:
+    def run(definition: FactorDefinition) -> tuple[PricePanel, np.ndarray, int]:
         panel = panels.for_factor(definition)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return panel, _factor_values(panel, definition, first_code)
+            values = _factor_values(panel, definition, first_code)
+        return panel, values, table.count(panel, values, first_code)
 
-    # numpy releases the GIL in its loops, so factors run side by side on the available cores; the
-    # values do not depend on the schedule, since each one is computed by the same operations.
-    # Long lookbacks (the exponential averages) go first so the slowest work starts early.
+    # The compiled kernels and numpy's loops release the GIL, so factors run side by side on the
+    # available cores; the values do not depend on the schedule, since each one is computed by the
+    # same operations. Long lookbacks (the exponential averages) go first so the slowest work
+    # starts early. Each factor's block of the long table is reserved in registry order, then
+    # filled in the pool too, so that writing the output is shared between the cores as well.
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         by_cost = sorted(definitions, key=lambda d: -d.lookback)
         futures = {d.name: pool.submit(run, d) for d in by_cost}
+        fills = []
         for code, definition in enumerate(definitions):
-            panel, values = futures.pop(definition.name).result()
-            builder.add(code, panel, values, first_code)
-    frame = builder.frame()
+            panel, values, count = futures.pop(definition.name).result()
+            block = table.reserve(count)
+            fills.append(pool.submit(table.fill, block, code, panel, values, first_code))
+        for fill in fills:
+            fill.result()
+    frame = table.frame()
     frame.attrs["skipped_factors"] = skipped
     return frame
 
@@ -129,80 +138,6 @@ def _factor_values(panel: PricePanel, definition: FactorDefinition, first_code: 
     if definition.group == CROSS_SECTIONAL:
         return cross_sectional_rank(panel, raw, first_code)
     return raw
-
-
-def cross_sectional_rank(
-    panel: PricePanel, signal: np.ndarray, first_date_code: int = 0
-) -> np.ndarray:
-    """Percentile rank of ``signal`` among tickers on each date: 0 lowest, 1 highest.
-
-    ``(rank - 1) / (n - 1)`` with ties sharing their average rank, among the ``n`` tickers that
-    have a value that date; NaN where ``n < 2``. Only dates from ``first_date_code`` on are ranked.
-    """
-    cells = panel.date_code >= first_date_code
-    day = panel.date_code[cells] - first_date_code
-    ticker = panel.ticker_index()[cells]
-    on_date = np.full((len(panel.dates) - first_date_code, panel.shape[1]), np.nan)
-    on_date[day, ticker] = signal[cells]
-    ranks = pd.DataFrame(on_date).rank(axis=1, method="average").to_numpy()
-    count = np.count_nonzero(~np.isnan(on_date), axis=1)[:, None]
-    pct = np.where(count > 1, (ranks - 1.0) / np.maximum(count - 1.0, 1.0), np.nan)
-    out = np.full_like(signal, np.nan)
-    out[cells] = pct[day, ticker]
-    return out
-
-
-class _LongBuilder:
-    """Fills preallocated long-format columns factor by factor, without concatenating."""
-
-    def __init__(self, prices: SortedPrices, names: list[str], rows_per_factor: int) -> None:
-        capacity = rows_per_factor * len(names)
-        self._prices = prices
-        self._names = names
-        self._ticker_dtype = _code_dtype(len(prices.tickers))
-        self._values = np.empty(capacity)
-        self._tickers = np.empty(capacity, dtype=self._ticker_dtype)
-        self._dates = np.empty(capacity, dtype="datetime64[ns]")
-        self._factors = np.empty(capacity, dtype=_code_dtype(len(names)))
-        self._size = 0
-
-    def add(self, code: int, panel: PricePanel, values: np.ndarray, first_code: int) -> None:
-        keep = (panel.date_code >= first_code) & np.isfinite(values)
-        flat = keep.ravel()
-        end = self._size + int(np.count_nonzero(flat))
-        chunk = slice(self._size, end)
-        ticker = panel.cached(
-            "ticker_codes", lambda: panel.ticker_index().astype(self._ticker_dtype)
-        )
-        stamp = panel.cached("stamps", lambda: self._prices.dates[np.maximum(panel.date_code, 0)])
-        np.compress(flat, values.ravel(), out=self._values[chunk])
-        np.compress(flat, ticker.ravel(), out=self._tickers[chunk])
-        np.compress(flat, stamp.ravel(), out=self._dates[chunk])
-        self._factors[chunk] = code
-        self._size = end
-
-    def frame(self) -> pd.DataFrame:
-        rows = slice(0, self._size)
-        return pd.DataFrame(
-            {
-                "ticker": pd.Categorical.from_codes(
-                    self._tickers[rows], categories=self._prices.tickers, validate=False
-                ),
-                "date": self._dates[rows],
-                "factor": pd.Categorical.from_codes(
-                    self._factors[rows], categories=self._names, validate=False
-                ),
-                "value": self._values[rows],
-            },
-            copy=False,
-        )
-
-
-def _code_dtype(n_categories: int) -> np.dtype:
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_categories < np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
 
 
 def to_wide(factor_values: pd.DataFrame) -> pd.DataFrame:

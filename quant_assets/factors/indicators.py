@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from quant_assets.factors import indicator_kernels as kernels
 from quant_assets.factors import windows as w
 from quant_assets.factors.panel import PricePanel
 
@@ -42,23 +43,20 @@ def _return_sums(panel: PricePanel) -> tuple[w.WindowReducer, w.WindowReducer]:
 
 
 def _ema(panel: PricePanel, period: int) -> np.ndarray:
+    """TA-Lib's EMA (alpha = 2/(period+1), seeded with the first SMA), shared by EMA and MACD."""
     alpha = 2.0 / (period + 1)
     memory = w.seeded_ewma_memory(alpha, period)
-    return panel.cached(
-        f"ema:{period}",
-        lambda: w.ewma_seeded(panel.price, alpha, period, memory, sums=_sums(panel)),
-    )
+    return panel.cached(f"ema:{period}", lambda: w.ewma_seeded(panel.price, alpha, period, memory))
 
 
-def _sma(panel: PricePanel, window: int) -> np.ndarray:
-    return panel.cached(f"sma:{window}", lambda: _sums(panel).window(window) / window)
-
-
-def _wilder(values: np.ndarray, period: int) -> np.ndarray:
-    """Wilder's smoothing (alpha = 1/period) seeded like TA-Lib, on a series starting at row 1."""
+def _wilder_terms(period: int) -> tuple:
+    """Wilder's smoothing (alpha = 1/period) seeded like TA-Lib, for the compiled kernels."""
     alpha = 1.0 / period
-    memory = w.seeded_ewma_memory(alpha, period)
-    return w.apply_from_second_row(values, lambda v: w.ewma_seeded(v, alpha, period, memory))
+    return w.seeded_ewma_terms(alpha, period, w.seeded_ewma_memory(alpha, period))
+
+
+def _by_ticker(panel: PricePanel, column: str = "price") -> np.ndarray:
+    return w.by_ticker(panel[column])
 
 
 def daily_volatility(panel: PricePanel, span: int = EWMA_VOL_SPAN) -> np.ndarray:
@@ -90,7 +88,7 @@ def vol_scaled_return(panel: PricePanel, horizon: int, span: int) -> np.ndarray:
 
 def rate_of_change(panel: PricePanel, window: int) -> np.ndarray:
     """TA-Lib ``ROC``: ``(price / price[t - window] - 1) * 100``."""
-    return (panel.price / w.shift(panel.price, window) - 1.0) * 100.0
+    return kernels.rate_of_change(_by_ticker(panel), window).T
 
 
 def distance_to_high(panel: PricePanel, window: int) -> np.ndarray:
@@ -114,15 +112,16 @@ def reversal(panel: PricePanel, horizon: int) -> np.ndarray:
 
 
 def sma_ratio(panel: PricePanel, window: int) -> np.ndarray:
-    return _sma(panel, window) / panel.price - 1.0
+    return kernels.sma_ratio(_by_ticker(panel), window).T
 
 
 def ema_ratio(panel: PricePanel, period: int) -> np.ndarray:
-    return _ema(panel, period) / panel.price - 1.0
+    return kernels.ratio_minus_one(w.by_ticker(_ema(panel, period)), _by_ticker(panel)).T
 
 
 def macd_line_ratio(panel: PricePanel, fast: int, slow: int) -> np.ndarray:
-    return (_ema(panel, fast) - _ema(panel, slow)) / panel.price
+    fast_ema, slow_ema = (w.by_ticker(_ema(panel, period)) for period in (fast, slow))
+    return kernels.spread_over(fast_ema, slow_ema, _by_ticker(panel)).T
 
 
 def baz_macd(
@@ -153,39 +152,33 @@ def baz_macd(
 
 def rsi(panel: PricePanel, period: int) -> np.ndarray:
     """TA-Lib ``RSI``: Wilder-smoothed gains / (gains + losses), 0-100; NaN when both are zero."""
-    change = panel.price - w.shift(panel.price, 1)
-    gains = _wilder(np.maximum(change, 0.0), period)
-    losses = _wilder(np.maximum(-change, 0.0), period)
-    total = gains + losses
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total > 0, 100.0 * (gains / total), np.nan)
+    return kernels.rsi(_by_ticker(panel), _wilder_terms(period)).T
 
 
-def _bollinger(panel: PricePanel, window: int, width: float) -> tuple[np.ndarray, ...]:
-    def build() -> tuple[np.ndarray, ...]:
-        mean, var = w.rolling_mean_var(_sums(panel), _squares(panel), window, ddof=0)
-        spread = width * np.sqrt(var)
-        return mean + spread, mean, mean - spread
+def _bollinger(panel: PricePanel, window: int, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """``%b`` and bandwidth of the bands ``mean +- width`` population std over ``window`` rows."""
+
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        percent_b, bandwidth = kernels.bollinger(_by_ticker(panel), window, width)
+        return percent_b.T, bandwidth.T
 
     return panel.cached(f"bbands:{window}:{width}", build)
 
 
 def bollinger_percent_b(panel: PricePanel, window: int, width: float) -> np.ndarray:
-    upper, _, lower = _bollinger(panel, window, width)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(upper > lower, (panel.price - lower) / (upper - lower), np.nan)
+    """``(price - lower) / (upper - lower)``; NaN where the bands have no width."""
+    return _bollinger(panel, window, width)[0]
 
 
 def bollinger_bandwidth(panel: PricePanel, window: int, width: float) -> np.ndarray:
-    upper, middle, lower = _bollinger(panel, window, width)
-    return (upper - lower) / middle
+    """``(upper - lower) / middle``."""
+    return _bollinger(panel, window, width)[1]
 
 
 def atr_ratio(panel: PricePanel, period: int) -> np.ndarray:
     """TA-Lib ``ATR`` (Wilder-smoothed true range, first value at row ``period``) over the close."""
-    high, low, previous = panel["high"], panel["low"], w.shift(panel.price, 1)
-    true_range = np.maximum(np.maximum(high - low, np.abs(previous - high)), np.abs(previous - low))
-    return _wilder(true_range, period) / panel.price
+    high, low = _by_ticker(panel, "high"), _by_ticker(panel, "low")
+    return kernels.atr_ratio(high, low, _by_ticker(panel), _wilder_terms(period)).T
 
 
 def realised_volatility(panel: PricePanel, window: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Every function here takes a 2-D float array with one column per ticker and one row per trading row
 of that ticker (row ``t`` is the ticker's ``t``-th row; see :mod:`quant_assets.factors.panel`) and
-works down the rows for all tickers at once.
+works down the rows of every ticker; the loops are compiled (:mod:`quant_assets.factors.window_kernels`).
 
 Why blocks of ``2**b`` rows instead of cumulative sums: a value over a trailing window is combined
 from the same blocks, in the same order, whatever history precedes the window. So the value at a row
@@ -15,16 +15,18 @@ Exponentially weighted averages have infinite memory in theory. Here each one ke
 :data:`EWMA_TAIL_TOLERANCE` (1e-12), so the value depends on a known, finite number of rows: the
 newest day can be recomputed exactly from that many rows, and once a ticker has that many rows its
 value no longer depends on how far back its data happens to start. The price of exactness: a window
-of ``W`` rows costs about ``2 log2(W)`` vectorised passes instead of one.
+of ``W`` rows costs about ``2 log2(W)`` operations per row instead of one, run down each ticker's
+rows while they are in cache.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 
 import numpy as np
+
+from quant_assets.factors import window_kernels as kernels
 
 EWMA_TAIL_TOLERANCE = 1e-12
 """Largest total weight an exponentially weighted average may leave out (relative to the whole)."""
@@ -47,53 +49,31 @@ def seeded_ewma_memory(alpha: float, period: int) -> int:
 class WindowReducer:
     """Sums (or maxima) over trailing windows of any length, from blocks of ``2**b`` rows.
 
-    Block ``b`` at row ``t`` reduces rows ``t - 2**b + 1 .. t``; it is NaN where that range starts
-    before the ticker's first row, so windows are NaN during their warm-up. The blocks are kept, so
-    several window lengths over the same values share them.
+    Block ``b`` at row ``t`` reduces rows ``t - 2**b + 1 .. t`` (block ``b - 1`` at ``t`` with block
+    ``b - 1`` at ``t - 2**(b-1)``); it is NaN where that range starts before the ticker's first row,
+    so windows are NaN during their warm-up. A window of ``n`` rows combines the blocks of ``n``'s
+    binary digits, largest (newest) first. Computed per ticker by
+    :func:`~quant_assets.factors.window_kernels.window_reduce`.
 
     Parameters
     ----------
     values
         Panel (rows x tickers); NaN only after a ticker's last row or where the input is undefined.
     op
-        A binary ufunc: ``np.add`` for sums, ``np.maximum`` for running highs.
+        ``np.add`` for sums or ``np.maximum`` for running highs.
     """
 
     def __init__(self, values: np.ndarray, op: np.ufunc = np.add) -> None:
-        self._levels = [values]
-        self._op = op
-        self._lock = threading.Lock()  # shared between factors computed in parallel
-
-    def _level(self, b: int) -> np.ndarray:
-        with self._lock:
-            while len(self._levels) <= b:
-                previous = self._levels[-1]
-                step = 1 << (len(self._levels) - 1)
-                block = np.empty_like(previous)
-                block[:step] = np.nan
-                if step < len(previous):
-                    self._op(previous[step:], previous[:-step], out=block[step:])
-                self._levels.append(block)
-            return self._levels[b]
+        if op not in (np.add, np.maximum):
+            raise ValueError("op must be np.add or np.maximum")
+        self._values = by_ticker(values)
+        self._use_max = op is np.maximum
 
     def window(self, n: int) -> np.ndarray:
         """Reduction over the trailing ``n`` rows (current row included); NaN before row ``n-1``."""
         if n < 1:
             raise ValueError("window length must be positive")
-        out = None
-        offset = 0
-        for b in reversed(range(n.bit_length())):
-            if not (n >> b) & 1:
-                continue
-            block = self._level(b)
-            if out is None:
-                out = block.copy()
-            else:
-                out[:offset] = np.nan
-                if offset < len(out):
-                    self._op(out[offset:], block[:-offset], out=out[offset:])
-            offset += 1 << b
-        return out
+        return kernels.window_reduce(self._values, n, self._use_max).T
 
 
 def geometric_window_sum(values: np.ndarray, beta: float, n: int) -> np.ndarray:
@@ -105,26 +85,28 @@ def geometric_window_sum(values: np.ndarray, beta: float, n: int) -> np.ndarray:
     """
     if n < 1:
         raise ValueError("window length must be positive")
-    rows = len(values)
-    level, scratch, spare = values, np.empty_like(values), np.empty_like(values)
-    out = None
+    return kernels.geometric_window_sum(by_ticker(values), n, *_block_powers(beta, n)).T
+
+
+def _block_powers(beta: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``beta**(2**b)`` for each block, and ``beta**offset`` for each set bit ``b`` of ``n``."""
+    step_powers = np.array([beta ** (1 << b) for b in range(n.bit_length())])
+    offset_powers = np.ones(n.bit_length())
     offset = 0
     for b in range(n.bit_length()):
         if (n >> b) & 1:
-            if out is None:
-                out = level.copy()
-            elif offset < rows:
-                np.multiply(level[:-offset], beta**offset, out=scratch[offset:])
-                np.add(out[offset:], scratch[offset:], out=out[offset:])
+            offset_powers[b] = beta**offset
             offset += 1 << b
-        step = 1 << b
-        if offset >= rows or step >= rows or b + 1 == n.bit_length():
-            continue
-        np.multiply(level[:-step], beta**step, out=spare[step:])
-        np.add(spare[step:], level[step:], out=spare[step:])
-        spare[:step] = level[:step]
-        level, spare = spare, (np.empty_like(values) if level is values else level)
-    return out
+    return step_powers, offset_powers
+
+
+def by_ticker(values: np.ndarray) -> np.ndarray:
+    """``values.T`` as the compiled kernels take it: tickers x rows in C order.
+
+    No copy for a :class:`~quant_assets.factors.panel.PricePanel` array (stored ticker by ticker);
+    the kernels return the same layout, and ``.T`` turns it back into a rows x tickers panel.
+    """
+    return np.ascontiguousarray(values.T, dtype=np.float64)
 
 
 def shift(values: np.ndarray, lag: int) -> np.ndarray:
@@ -194,13 +176,7 @@ def ewma_adjusted_var(values: np.ndarray, alpha: float, memory: int) -> np.ndarr
     return var
 
 
-def ewma_seeded(
-    values: np.ndarray,
-    alpha: float,
-    period: int,
-    memory: int,
-    sums: WindowReducer | None = None,
-) -> np.ndarray:
+def ewma_seeded(values: np.ndarray, alpha: float, period: int, memory: int) -> np.ndarray:
     """TA-Lib's EMA (and Wilder's smoothing) run over the trailing ``memory`` rows.
 
     TA-Lib seeds with the simple average of the first ``period`` values (first output at row
@@ -210,24 +186,23 @@ def ewma_seeded(
     from TA-Lib's value at the window start. Computed in closed form,
     ``beta**m * seed + alpha * sum_{k<m} beta**k x[t-k]`` with ``m`` rows after the seed.
     """
-    rows = len(values)
-    if rows < period:
-        return np.full_like(values, np.nan)
+    return kernels.ewma_seeded(by_ticker(values), seeded_ewma_terms(alpha, period, memory)).T
+
+
+def seeded_ewma_terms(alpha: float, period: int, memory: int) -> tuple:
+    """The compiled seeded EMA's terms: ``alpha, period, memory`` and the powers of ``beta``.
+
+    The powers are those of :func:`geometric_window_sum` over the ``memory - period`` rows after
+    the seed, and the seed's weights ``beta**m`` for ``m = 0 .. memory - period``.
+    """
     beta = 1.0 - alpha
-    after_seed = values.copy()
-    after_seed[:period] = 0.0  # only rows after the seed enter the recursion
-    out = geometric_window_sum(after_seed, beta, memory - period)
-    out *= alpha
-    out[: period - 1] = np.nan
-    seed_sma = (sums or WindowReducer(values)).window(period) / period
-    seed_weight = _powers(beta, memory - period + 1)
-    # Up to row memory - 2 the seed is the ticker's first `period` rows; from then on, the first
-    # `period` rows of the trailing window, always `memory - period` rows back.
-    early = slice(period - 1, min(memory - 1, rows))
-    out[early] += seed_sma[period - 1] * seed_weight[: early.stop - early.start, None]
-    if rows >= memory:
-        out[memory - 1 :] += seed_sma[period - 1 : rows - memory + period] * seed_weight[-1]
-    return out
+    return (
+        alpha,
+        period,
+        memory,
+        *_block_powers(beta, memory - period),
+        _powers(beta, memory - period + 1),
+    )
 
 
 def apply_from_second_row(
