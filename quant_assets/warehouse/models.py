@@ -41,7 +41,9 @@ def load_benchmark(con: duckdb.DuckDBPyConnection, ticker: str = BENCHMARK_TICKE
         [ticker],
     ).df()
     return pd.Series(
-        bars["close"].to_numpy(), index=pd.DatetimeIndex(bars["date"]).astype("datetime64[ns]")
+        bars["close"].to_numpy(),
+        index=pd.DatetimeIndex(bars["date"]).astype("datetime64[ns]"),
+        name=ticker,
     )
 
 
