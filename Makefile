@@ -45,6 +45,7 @@ bench: $(STAMP) ## performance figures against peers, on ../shared/data
 	$(PY) benchmarks/factors.py
 	$(PY) benchmarks/backtest.py
 	$(PY) benchmarks/training.py
+	$(PY) benchmarks/pipeline.py
 
 clean-data: ## remove generated data (never data/raw)
 	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow data/reports

@@ -249,12 +249,18 @@ def backtest_report(
     costs.index = costs.index.rename("fee_bps")
     monte = robust[robust["analysis"] == "bootstrap"].rename(columns={"param": "level"})
     monte = monte[["strategy", "metric", "point", "lower", "upper", "level"]]
-    first, last = run["first_date"].iloc[0], run["last_date"].iloc[0]
+
+    def day(value) -> str:  # DuckDB dates come back as pandas Timestamps
+        return pd.Timestamp(value).date().isoformat()
+
+    first, last = day(run["first_date"].iloc[0]), day(run["last_date"].iloc[0])
     lineage = {
         "backtest run (Dagster)": backtest_id,
         "report run (Dagster)": context.run_id,
         "training run (Dagster)": str(run["training_id"].iloc[0]),
-        "training data range": f"{training['data_start'].iloc[0]}..{training['data_end'].iloc[0]}",
+        "training data range": (
+            f"{day(training['data_start'].iloc[0])}..{day(training['data_end'].iloc[0])}"
+        ),
         "out-of-sample range": f"{first}..{last}",
         "partitions (trading days)": f"{first}..{last}",
         "tickers": ", ".join(training["tickers"].iloc[0]),
@@ -262,7 +268,7 @@ def backtest_report(
         "raw files": f"{len(sources)} files in data/raw (see the raw_files table)",
     }
     for row in versions.itertuples():
-        lineage[f"{row.model} from {row.test_start}"] = (
+        lineage[f"{row.model} from {day(row.test_start)}"] = (
             f"{row.model_version} (MLflow run {row.mlflow_run_id})"
         )
     out_dir = Path(config.reports_dir) if config.reports_dir else data_dir() / "reports"
