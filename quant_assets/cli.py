@@ -20,7 +20,7 @@ from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
 from quant_assets.automation.sensors import RANGE_END, RANGE_START, raw_files_sensor
-from quant_assets.definitions import CHECKS, RESOURCES
+from quant_assets.definitions import RESOURCES, checks_for
 from quant_assets.ingest.seed import seed_default_data
 from quant_assets.partitions import ticker_partitions, trading_day_partitions
 from quant_assets.paths import data_dir
@@ -40,10 +40,8 @@ def _materialize(
     instance: DagsterInstance, assets: list[AssetsDefinition], tags: dict[str, str]
 ) -> None:
     """One run of ``assets`` (with the checks on them) on the instance the UI reads."""
-    keys = {key for a in assets for key in a.keys}
-    checks = [c for c in CHECKS if any(k.asset_key in keys for k in c.check_keys)]
     result = materialize(
-        [*assets, *checks],
+        [*assets, *checks_for(assets)],
         instance=instance,
         resources=RESOURCES,
         tags=tags,

@@ -40,6 +40,13 @@ ASSETS = [
 ]
 CHECKS = [*price_checks, *factor_checks, *backtest_checks]
 
+
+def checks_for(assets) -> list:
+    """The asset checks on any of ``assets``, to run in the same materialization."""
+    keys = {key for a in assets for key in a.keys}
+    return [c for c in CHECKS if any(k.asset_key in keys for k in c.check_keys)]
+
+
 defs = Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,

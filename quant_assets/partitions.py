@@ -7,6 +7,7 @@ recommends, while each dimension alone stays in the thousands.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from dagster import DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
@@ -25,3 +26,9 @@ trading_day_partitions = TimeWindowPartitionsDefinition(
     timezone=EXCHANGE_TIMEZONE,
     end_offset=1,
 )
+
+
+def trading_day_window(context) -> tuple[dt.date, dt.date]:
+    """First and last trading day of a run over ``trading_day_partitions`` (one or a range)."""
+    keys = context.partition_key_range
+    return dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)

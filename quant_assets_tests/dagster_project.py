@@ -57,13 +57,11 @@ class Project:
 
     def materialize(self, assets, *, start=None, end=None, config=None, raise_on_error=True):
         """One run of ``assets`` (plus their checks), over trading days start..end if given."""
-        from quant_assets.definitions import CHECKS
+        from quant_assets.definitions import checks_for
 
-        keys = {key for a in assets for key in a.keys}
-        checks = [c for c in CHECKS if any(k.asset_key in keys for k in c.check_keys)]
         tags = {RANGE_START: start, RANGE_END: end} if start else {}
         return materialize(
-            [*assets, *checks],
+            [*assets, *checks_for(assets)],
             instance=self.instance,
             resources=self.resources(),
             tags=tags,

@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from quant_assets.assets.portfolio import target_weights
-from quant_assets.backtest import compute_metrics, run_backtest
+from quant_assets.backtest import run_backtest
 from quant_assets.backtest.report import ReportInputs, metrics_markdown, render_report
 from quant_assets.backtest.robustness import bootstrap_confidence_intervals, cost_sensitivity
 from quant_assets.paths import data_dir
@@ -100,12 +100,10 @@ def backtests(
             fee_bps=config.fee_bps,
             slippage_bps=config.slippage_bps,
             initial_cash=INITIAL_CASH,
+            benchmark=bench_returns,
         )
         returns = result.equity.pct_change().dropna()
-        bench = bench_returns.reindex(returns.index) if bench_returns is not None else None
-        metrics = compute_metrics(
-            returns, bench, weights=result.weights, turnover=_turnover(result)
-        )
+        metrics = result.metrics
         model = rows["model"].iloc[0]
         versions = ",".join(sorted(rows["model_version"].unique()))
         metric_rows += [
@@ -190,12 +188,6 @@ def backtests(
             "key_metrics": MetadataValue.md(metrics_markdown(wide)),
         }
     )
-
-
-def _turnover(result) -> pd.Series:
-    traded = result.trades.groupby("date")["notional"].apply(lambda n: float(np.abs(n).sum()))
-    equity = result.equity
-    return (traded.reindex(equity.index).fillna(0.0) / equity.shift().fillna(equity)).fillna(0.0)
 
 
 class ReportConfig(Config):

@@ -8,7 +8,6 @@ and nothing dated after the window is read.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
-import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from dagster import (
 from quant_assets.assets.ingest import prices
 from quant_assets.factors import available_factors, compute_factors
 from quant_assets.factors.registry import resolve
-from quant_assets.partitions import trading_day_partitions
+from quant_assets.partitions import trading_day_partitions, trading_day_window
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.factors import (
     coverage,
@@ -64,8 +63,7 @@ def factor_values(
     support (close-only prices have no ATR or volume) are skipped and listed in the metadata;
     values during a factor's warm-up have no row (NULL in ``features``).
     """
-    keys = context.partition_key_range
-    start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
+    start, end = trading_day_window(context)
     wanted = resolve(config.factors or None)
 
     with warehouse.connect(read_only=True) as con:
@@ -87,7 +85,6 @@ def factor_values(
         cover = coverage(con, start, end)
         latest = latest_cross_section(con, end)
 
-    in_window = values["date"].ge(pd.Timestamp(start)) if len(values) else np.array([], bool)
     metadata = {
         "window": f"{start.isoformat()}..{end.isoformat()}",
         "factor_count": len(names),
@@ -99,7 +96,8 @@ def factor_values(
         "tickers": int(bars["ticker"].nunique()) if len(bars) else 0,
         "rows_written": inserted,
         "rows_replaced": deleted,
-        "dates_written": int(values.loc[in_window, "date"].nunique()) if len(values) else 0,
+        # replace_factor_values refused any value outside the window
+        "dates_written": int(values["date"].nunique()),
         "min_coverage_pct": float(cover.loc[cover["factor"].isin(names), "coverage_pct"].min())
         if names and len(cover)
         else 0.0,

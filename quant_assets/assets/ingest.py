@@ -8,7 +8,6 @@ sources (large moves, gaps).
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
-import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -24,7 +23,7 @@ from dagster import (
 
 from quant_assets.ingest import UnsupportedFileError, fmp_payload_to_raw, read_raw, validate_prices
 from quant_assets.ingest.seed import BENCHMARK_TICKER
-from quant_assets.partitions import ticker_partitions, trading_day_partitions
+from quant_assets.partitions import ticker_partitions, trading_day_partitions, trading_day_window
 from quant_assets.resources.fmp import FMPClient, FMPError, FMPNotFoundError
 from quant_assets.resources.raw_files import RawFileStore, UnsafePathError, file_sha256
 from quant_assets.resources.warehouse import Warehouse
@@ -205,8 +204,7 @@ def fmp_daily_bars(
         raise Failure(
             "FMP_API_KEY is not set: export your Financial Modeling Prep key to fetch bars"
         )
-    keys = context.partition_key_range
-    start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
+    start, end = trading_day_window(context)
     tickers = config.tickers or _universe(warehouse)
     if not tickers:
         raise Failure("no tickers to fetch: ingest price files first or set config.tickers")

@@ -9,7 +9,6 @@ the newest version, so every stored position is out of sample for the model that
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
-import datetime as dt
 import time
 
 import numpy as np
@@ -40,7 +39,7 @@ from quant_assets.models import (
     tsmom_positions,
     walk_forward_splits,
 )
-from quant_assets.partitions import trading_day_partitions
+from quant_assets.partitions import trading_day_partitions, trading_day_window
 from quant_assets.resources.compute import ComputeResource
 from quant_assets.resources.mlflow import MLflowResource
 from quant_assets.resources.warehouse import Warehouse
@@ -71,9 +70,6 @@ DEEP_MOMENTUM_FACTORS = [
 ]
 RULES = {"long_only": long_only_positions, "tsmom": tsmom_positions, "macd": macd_positions}
 FORECASTERS = ("ridge", "random_forest", "hist_gradient_boosting")
-# Trading days of prices a rule needs before the first date it positions (MACD: 252-day std of
-# a 63-day-normalised 96-day EWMA difference).
-RULE_HISTORY_DAYS = 800
 
 
 class TrainedModelsConfig(Config):
@@ -177,13 +173,12 @@ def trained_models(
     started = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
         closes = load_closes(con)
-        features = load_features(con, list(closes.columns))
-    if closes.empty or features.empty:
-        raise Failure("no prices or factor values: materialize prices and factor_values first")
+        features = load_features(con, list(closes.columns), factors=config.factors)
+    if closes.empty:
+        raise Failure("no prices: materialize prices and factor_values first")
     missing = sorted(set(config.factors) - set(features["factor"].unique()))
     if missing:
         raise Failure(f"factors {missing} have no values: materialize factor_values for them")
-    features = features[features["factor"].isin(config.factors)]
     panel = build_panel(features, closes, factors=tuple(config.factors))
     first_test = _first_test_start(panel.dates, config.first_test_start)
     splits = walk_forward_splits(
@@ -374,8 +369,7 @@ def predictions(
     holds it (dates after the last block: the newest version), loaded back from the MLflow
     registry; dates before the first test block get no prediction, as they were seen in training.
     """
-    keys = context.partition_key_range
-    start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
+    start, end = trading_day_window(context)
     with warehouse.connect(read_only=True) as con:
         training = latest_training(con)
         if training is None:
@@ -387,7 +381,9 @@ def predictions(
         in_window = closes.index[(closes.index >= pd.Timestamp(start))]
         # networks read sequence_length dates of features before a date; 200 covers any config
         first_needed = closes.index[max(0, closes.index.searchsorted(pd.Timestamp(start)) - 200)]
-        features = load_features(con, tickers, first_needed.date(), end)
+        features = load_features(
+            con, tickers, first_needed.date(), end, factors=list(training["factors"])
+        )
 
     frames = []
     if len(in_window):

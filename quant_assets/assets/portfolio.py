@@ -9,7 +9,6 @@ dates) and writes only its own days.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
-import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,7 @@ from dagster import (
 )
 
 from quant_assets.assets.models import predictions
-from quant_assets.partitions import trading_day_partitions
+from quant_assets.partitions import trading_day_partitions, trading_day_window
 from quant_assets.portfolio import PortfolioConfig, build_weights
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.backtests import replace_weights
@@ -81,8 +80,7 @@ def target_weights(
     context: AssetExecutionContext, config: TargetWeightsConfig, warehouse: Warehouse
 ) -> MaterializeResult:
     """Orders as target fractions of equity per strategy (``weights``); a missing row = hold."""
-    keys = context.partition_key_range
-    start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
+    start, end = trading_day_window(context)
     with warehouse.connect(read_only=True) as con:
         preds = load_predictions(con, None, end)
         closes = load_closes(con, end)

@@ -77,6 +77,7 @@ def run_backtest(
     volumes: pd.DataFrame | None = None,
     impact: SquareRootImpact | None = None,
     overlays: RiskOverlays | None = None,
+    benchmark: pd.Series | None = None,
 ) -> BacktestResult:
     """Backtest target weights on one cash-sharing book with fractional shares.
 
@@ -118,6 +119,9 @@ def run_backtest(
         Square-root market impact model.
     overlays : RiskOverlays, optional
         Stop-loss, take-profit, trailing stop, drawdown breaker and position limits.
+    benchmark : pandas.Series, optional
+        Simple daily benchmark returns; ``metrics`` then include alpha, beta, capture and the
+        other relative statistics of :func:`~quant_assets.backtest.metrics.compute_metrics`.
 
     Returns
     -------
@@ -154,7 +158,9 @@ def run_backtest(
         (max_dd, halt_bars),
     )
     trades = _blotter(closes, fill_prices, records, fee)
-    return _result(closes, equity, cash, traded, shares, held_weights, trades, float(initial_cash))
+    return _result(
+        closes, equity, cash, traded, shares, held_weights, trades, float(initial_cash), benchmark
+    )
 
 
 def _validated_prices(prices: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -235,12 +241,14 @@ def _result(
     weights: np.ndarray,
     trades: pd.DataFrame,
     initial_cash: float,
+    benchmark: pd.Series | None,
 ) -> BacktestResult:
     dates, tickers = closes.index, closes.columns
     equity_series = pd.Series(equity, index=dates, name="equity")
     held_weights = pd.DataFrame(weights, index=dates, columns=tickers)
     metrics = compute_metrics(
         _simple_returns(equity_series, initial_cash),
+        benchmark,
         weights=held_weights,
         turnover=pd.Series(traded / equity, index=dates),
     )

@@ -8,6 +8,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from quant_assets.warehouse.dated import replace_dated_rows
+
 DDL: tuple[str, ...] = (
     """
     CREATE TABLE IF NOT EXISTS weights (
@@ -83,19 +85,15 @@ DDL: tuple[str, ...] = (
 def replace_weights(
     con: duckdb.DuckDBPyConnection, weights: pd.DataFrame, start: dt.date, end: dt.date
 ) -> tuple[int, int]:
-    deleted = con.execute("DELETE FROM weights WHERE date BETWEEN ? AND ?", [start, end])
-    deleted = deleted.fetchone()[0]
-    if weights.empty:
-        return int(deleted), 0
-    con.register("incoming_weights", weights)
-    try:
-        con.execute(
-            "INSERT INTO weights SELECT strategy, model, model_version, CAST(ticker AS VARCHAR), "
-            "CAST(date AS DATE), weight FROM incoming_weights"
-        )
-    finally:
-        con.unregister("incoming_weights")
-    return int(deleted), len(weights)
+    """Replace every order dated ``start..end`` with ``weights``; (deleted, inserted)."""
+    return replace_dated_rows(
+        con,
+        "weights",
+        weights,
+        start,
+        end,
+        "strategy, model, model_version, CAST(ticker AS VARCHAR), CAST(date AS DATE), weight",
+    )
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

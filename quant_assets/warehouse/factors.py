@@ -20,6 +20,7 @@ import pandas as pd
 
 from quant_assets.factors import FACTOR_REGISTRY, factor_definitions_frame
 from quant_assets.factors.registry import FactorDefinition
+from quant_assets.warehouse.dated import replace_dated_rows
 
 PRICE_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -118,20 +119,14 @@ def replace_factor_values(
     outside = values["date"].lt(pd.Timestamp(start)) | values["date"].gt(pd.Timestamp(end))
     if outside.any():
         raise ValueError(f"{int(outside.sum())} factor values fall outside {start}..{end}")
-    deleted = con.execute(
-        "DELETE FROM factor_values WHERE date BETWEEN ? AND ?", [start, end]
-    ).fetchone()[0]
-    if values.empty:
-        return int(deleted), 0
-    con.register("incoming_factors", values)
-    try:
-        con.execute(
-            "INSERT INTO factor_values SELECT CAST(ticker AS VARCHAR), CAST(date AS DATE), "
-            "CAST(factor AS VARCHAR), value FROM incoming_factors"
-        )
-    finally:
-        con.unregister("incoming_factors")
-    return int(deleted), len(values)
+    return replace_dated_rows(
+        con,
+        "factor_values",
+        values,
+        start,
+        end,
+        "CAST(ticker AS VARCHAR), CAST(date AS DATE), CAST(factor AS VARCHAR), value",
+    )
 
 
 def coverage(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.models import wide_closes
+from quant_assets.warehouse.dated import replace_dated_rows
 
 
 def load_closes(
@@ -52,13 +53,16 @@ def load_features(
     tickers: list[str],
     start: dt.date | None = None,
     end: dt.date | None = None,
+    factors: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Long ``ticker, date, factor, value`` of ``tickers`` for dates ``start..end`` (open ends)."""
+    """Long ``ticker, date, factor, value`` of ``tickers`` for dates ``start..end`` (open ends),
+    restricted to ``factors`` when given."""
     frame = con.execute(
         "SELECT ticker, date, factor, value FROM factor_values "
         "WHERE list_contains($tickers, ticker) AND ($start IS NULL OR date >= $start) "
-        "AND ($end IS NULL OR date <= $end)",
-        {"tickers": tickers, "start": start, "end": end},
+        "AND ($end IS NULL OR date <= $end) "
+        "AND ($factors IS NULL OR list_contains($factors, factor))",
+        {"tickers": tickers, "start": start, "end": end, "factors": factors},
     ).df()
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame
@@ -121,20 +125,14 @@ def replace_predictions(
     con: duckdb.DuckDBPyConnection, positions: pd.DataFrame, start: dt.date, end: dt.date
 ) -> tuple[int, int]:
     """Replace every prediction dated ``start..end`` with ``positions``; (deleted, inserted)."""
-    deleted = con.execute(
-        "DELETE FROM predictions WHERE date BETWEEN ? AND ?", [start, end]
-    ).fetchone()[0]
-    if positions.empty:
-        return int(deleted), 0
-    con.register("incoming_predictions", positions)
-    try:
-        con.execute(
-            "INSERT INTO predictions SELECT model, model_version, training_id, "
-            "CAST(ticker AS VARCHAR), CAST(date AS DATE), position FROM incoming_predictions"
-        )
-    finally:
-        con.unregister("incoming_predictions")
-    return int(deleted), len(positions)
+    return replace_dated_rows(
+        con,
+        "predictions",
+        positions,
+        start,
+        end,
+        "model, model_version, training_id, CAST(ticker AS VARCHAR), CAST(date AS DATE), position",
+    )
 
 
 def load_predictions(
