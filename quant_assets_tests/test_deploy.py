@@ -318,15 +318,6 @@ def test_a_run_on_the_postgres_instance_yaml_stores_its_events_there(
     assert project.query("SELECT count(*) AS n FROM prices")["n"][0] == 1259
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "raw_files_sensor skips files already in the warehouse manifest before it looks at "
-        "their tickers, so a new instance (e.g. moving to PostgreSQL storage) on an existing "
-        "data directory never gets the ticker partitions of files ingested before the move"
-    ),
-)
 def test_a_new_instance_on_an_existing_warehouse_gets_its_ticker_partitions_back(
     project, shared_data
 ):

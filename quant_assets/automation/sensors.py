@@ -3,7 +3,8 @@
 A file is identified by its path and content hash. The cursor remembers size, mtime and hash,
 so an untouched file costs one ``stat``; a touched file is hashed, and only a new hash (one the
 warehouse's ``raw_files`` manifest does not hold either) requests a run. Each run reads just
-that file, for its tickers.
+that file, for its tickers. Tickers the warehouse already holds but the instance does not know
+(a new instance on an existing data directory) become partitions again, with no run.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
@@ -62,12 +63,18 @@ def contiguous_blocks(tickers: list[str], order: list[str]) -> list[tuple[str, s
     return blocks
 
 
-def _manifest(warehouse: Warehouse) -> dict[str, str] | None:
+def _warehouse_state(warehouse: Warehouse) -> tuple[dict[str, str], list[str]]:
+    """The file manifest ``{path: sha256}`` and the tickers ``prices`` holds.
+
+    Both empty while a run holds the write lock: the cursor alone decides that tick, and the
+    next one catches up.
+    """
     try:
         with warehouse.connect(read_only=True, wait=False) as con:
-            return ingested_hashes(con)
+            stored = [t for (t,) in con.execute("SELECT ticker FROM instruments").fetchall()]
+            return ingested_hashes(con), stored
     except duckdb.IOException:
-        return None  # a run is writing; the cursor alone decides this tick
+        return {}, []
 
 
 @sensor(
@@ -80,7 +87,7 @@ def raw_files_sensor(
     context: SensorEvaluationContext, raw_files: RawFileStore, warehouse: Warehouse
 ) -> SensorResult:
     cursor: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-    manifest = _manifest(warehouse) or {}
+    manifest, stored_tickers = _warehouse_state(warehouse)
     next_cursor: dict[str, list] = {}
     changed: list[ChangedFile] = []
     for path in raw_files.list_files():
@@ -108,7 +115,10 @@ def raw_files_sensor(
 
     known = context.instance.get_dynamic_partitions(ticker_partitions.name)
     known_set = set(known)
-    new_tickers = sorted({t for f in changed for t in f.tickers} - known_set)
+    # Tickers already in the warehouse count too: a new instance (say, after moving to
+    # PostgreSQL storage) on an existing data directory gets their partitions back without
+    # re-ingesting anything.
+    new_tickers = sorted(({t for f in changed for t in f.tickers} | set(stored_tickers)) - known_set)
     order = list(known) + new_tickers
     run_requests = []
     for f in changed:
