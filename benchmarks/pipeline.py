@@ -52,9 +52,13 @@ from quant_assets.assets.factors import factor_values  # noqa: E402
 from quant_assets.assets.ingest import price_files, prices  # noqa: E402
 from quant_assets.assets.models import predictions, trained_models  # noqa: E402
 from quant_assets.assets.portfolio import target_weights  # noqa: E402
-from quant_assets.automation.sensors import RANGE_END, RANGE_START  # noqa: E402
 from quant_assets.definitions import CHECKS  # noqa: E402
-from quant_assets.partitions import ticker_partitions, trading_day_partitions  # noqa: E402
+from quant_assets.partitions import (  # noqa: E402  # noqa: E402
+    RANGE_END,
+    RANGE_START,
+    ticker_partitions,
+    trading_day_partitions,
+)
 from quant_assets.resources.compute import ComputeResource  # noqa: E402
 from quant_assets.resources.fmp import FMPClient  # noqa: E402
 from quant_assets.resources.mlflow import MLflowResource  # noqa: E402

@@ -19,10 +19,15 @@ from quant_assets.assets.factors import factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
-from quant_assets.automation.sensors import RANGE_END, RANGE_START, raw_files_sensor
+from quant_assets.automation.sensors import raw_files_sensor
 from quant_assets.definitions import RESOURCES, checks_for
 from quant_assets.ingest.seed import seed_default_data
-from quant_assets.partitions import ticker_partitions, trading_day_partitions
+from quant_assets.partitions import (
+    RANGE_END,
+    RANGE_START,
+    ticker_partitions,
+    trading_day_partitions,
+)
 from quant_assets.paths import data_dir
 from quant_assets.resources.fmp import FMPClient
 

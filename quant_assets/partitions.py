@@ -15,6 +15,10 @@ from dagster import DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
 EXCHANGE_TIMEZONE = "America/New_York"
 HISTORY_START = os.environ.get("QUANT_ASSETS_HISTORY_START", "1990-01-01")
 
+# Run tags that make one run cover a range of partitions (how single-run backfills work).
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
 ticker_partitions = DynamicPartitionsDefinition(name="tickers")
 
 # One partition per weekday. Exchange holidays are weekdays too: their partitions exist and

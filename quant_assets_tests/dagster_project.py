@@ -14,8 +14,7 @@ from dagster import DagsterInstance, materialize
 from quant_assets.assets.factors import factor_checks, factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.automation.checks import price_checks
-from quant_assets.automation.sensors import RANGE_END, RANGE_START
-from quant_assets.partitions import ticker_partitions
+from quant_assets.partitions import RANGE_END, RANGE_START, ticker_partitions
 from quant_assets.resources.compute import ComputeResource
 from quant_assets.resources.fmp import FMPClient
 from quant_assets.resources.mlflow import MLflowResource

@@ -275,7 +275,7 @@ def test_a_run_on_the_postgres_instance_yaml_stores_its_events_there(
     import psycopg2
 
     from quant_assets.assets.ingest import price_files, prices
-    from quant_assets.automation.sensors import RANGE_END, RANGE_START
+    from quant_assets.partitions import RANGE_END, RANGE_START
     from quant_assets_tests.dagster_project import QUIET, Project, write_real_ticker_files
 
     env = {

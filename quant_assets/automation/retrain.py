@@ -6,7 +6,6 @@ while one is queued or running, and a run key per data state makes a request at 
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
-import os
 
 import duckdb
 from dagster import (
@@ -22,6 +21,7 @@ from dagster import (
 )
 
 from quant_assets.assets.models import trained_models
+from quant_assets.automation.settings import days_from_env
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.resources.warehouse import Warehouse
 
@@ -42,16 +42,7 @@ retrain_job = define_asset_job(
 
 
 def retrain_days() -> int:
-    value = os.environ.get(RETRAIN_DAYS_ENV, "21")
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(
-            f"{RETRAIN_DAYS_ENV} must be a whole number of days, got {value!r}"
-        ) from None
-    if days < 1:
-        raise ValueError(f"{RETRAIN_DAYS_ENV} must be at least 1, got {days}")
-    return days
+    return days_from_env(RETRAIN_DAYS_ENV, 21, minimum=1)
 
 
 def training_in_flight(instance) -> bool:

@@ -24,13 +24,10 @@ from dagster import (
 
 from quant_assets.assets.ingest import price_files, prices
 from quant_assets.ingest import TICKER_PATTERN, UnsupportedFileError, peek_tickers
-from quant_assets.partitions import ticker_partitions
+from quant_assets.partitions import RANGE_END, RANGE_START, ticker_partitions
 from quant_assets.resources.raw_files import RawFileStore, file_sha256
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.prices import ingested_hashes
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 ingest_price_files_job = define_asset_job(
     "ingest_price_files",
@@ -118,7 +115,9 @@ def raw_files_sensor(
     # Tickers already in the warehouse count too: a new instance (say, after moving to
     # PostgreSQL storage) on an existing data directory gets their partitions back without
     # re-ingesting anything.
-    new_tickers = sorted(({t for f in changed for t in f.tickers} | set(stored_tickers)) - known_set)
+    new_tickers = sorted(
+        ({t for f in changed for t in f.tickers} | set(stored_tickers)) - known_set
+    )
     order = list(known) + new_tickers
     run_requests = []
     for f in changed:

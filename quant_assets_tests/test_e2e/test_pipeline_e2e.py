@@ -12,7 +12,7 @@ snapshot of what its tests look at, so the tests hold whatever order they run in
 2. ``with_new_ticker``: a sixth ticker's file dropped into the raw folder, picked up by
    ``raw_files_sensor``, its factors, a retraining requested by ``retrain_sensor``, and
    everything downstream again.
-3. ``daily``: ``daily_update_schedule`` evaluated for D and the ``daily_update`` job run for
+3. ``daily``: the daily schedule's run request for D (``evening_run_request``) and the ``daily_update`` job run for
    partition D against the loopback FMP server serving day D's real bars.
 
 D is 2018-02-05, a Monday: the default ``target_weights`` rebalance weekly (on the first
@@ -30,7 +30,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import dagster
 import duckdb
@@ -43,7 +42,6 @@ from dagster import (
     Definitions,
     RunRequest,
     SkipReason,
-    build_schedule_context,
     build_sensor_context,
 )
 
@@ -52,7 +50,7 @@ from quant_assets.assets.backtest import backtest_report, backtests
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
 from quant_assets.automation.retrain import retrain_job, retrain_sensor
-from quant_assets.automation.schedules import daily_update_job, daily_update_schedule
+from quant_assets.automation.schedules import daily_update_job, evening_run_request
 from quant_assets.automation.sensors import (
     RANGE_END,
     RANGE_START,
@@ -61,7 +59,7 @@ from quant_assets.automation.sensors import (
 )
 from quant_assets.definitions import ASSETS, CHECKS
 from quant_assets.ingest.seed import SeedReport
-from quant_assets.partitions import EXCHANGE_TIMEZONE, ticker_partitions, trading_day_partitions
+from quant_assets.partitions import ticker_partitions, trading_day_partitions
 from quant_assets.resources.raw_files import file_sha256
 from quant_assets_tests.dagster_project import QUIET, Project
 from quant_assets_tests.fmp_server import FMPServer
@@ -401,13 +399,9 @@ def daily(with_new_ticker, shared_data) -> Daily:
         before = {t: _fingerprint(project, t, c, DAY) for t, c in keyed.items()}
         max_before = _scalar(project, "SELECT max(date) FROM prices")[0]
 
-        evening = dt.datetime.combine(
-            dt.date.fromisoformat(DAY), dt.time(18, 30), tzinfo=ZoneInfo(EXCHANGE_TIMEZONE)
-        )
-        with build_schedule_context(
-            instance=project.instance, scheduled_execution_time=evening
-        ) as ctx:
-            request = daily_update_schedule(ctx)
+        # The schedule's own body: a schedule context cannot be handed this in-memory
+        # instance (test_faults/test_fmp_outage.py evaluates the schedule itself).
+        request = evening_run_request(project.instance, dt.date.fromisoformat(DAY))
         job = _definitions(project).resolve_job_def(daily_update_job.name)
         started = time.perf_counter()
         result = job.execute_in_process(

@@ -25,9 +25,8 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, execute_job, reconstructable
 
-from quant_assets.automation.sensors import RANGE_END, RANGE_START
 from quant_assets.ingest import read_prices
-from quant_assets.partitions import ticker_partitions
+from quant_assets.partitions import RANGE_END, RANGE_START, ticker_partitions
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets_tests.test_faults.multiprocess_job import (
     LOCK_WAITS_SUFFIX,

@@ -32,7 +32,7 @@ from dagster import DagsterInstance, materialize
 from dagster._serdes import serialize_value
 
 from quant_assets.assets.ingest import fmp_daily_bars, prices
-from quant_assets.automation.sensors import RANGE_END, RANGE_START
+from quant_assets.partitions import RANGE_END, RANGE_START
 from quant_assets_tests.dagster_project import Project
 from quant_assets_tests.fmp_server import Fault, FMPServer
 
