@@ -36,7 +36,8 @@ def read_prices(
     """Read a price file of any supported layout and validate it.
 
     Returns ``(valid, rejected)`` with ``len(valid) + len(rejected)`` equal to the rows read
-    (for a wide close-only file, the non-empty date x ticker cells). See
+    (for a wide close-only file, the non-empty date x ticker cells, plus one row for each
+    damaged line that has no value at all, so that it is quarantined too). See
     :func:`quant_assets.ingest.validation.validate_prices` for the columns.
     """
     return validate_prices(read_raw(path), as_of=as_of)

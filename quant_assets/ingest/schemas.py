@@ -31,6 +31,13 @@ RULES: dict[str, str] = {
     "volume_negative": "volume must be >= 0",
     "duplicate_exact": "an identical row for the same ticker and date appears earlier",
     "duplicate_conflict": "rows for the same ticker and date disagree; none is kept",
+    # The text of a CSV line, checked by the reader: such a row's values are not judged.
+    "field_count": "a CSV line has more or fewer fields than the header (e.g. cut mid-line)",
+    "nul_byte": "a CSV line contains a NUL byte (pandas would end the field there)",
+    "unterminated_last_line": (
+        "the file does not end with a line break, so its last line may be cut (re-ingested in "
+        "full once the file is complete)"
+    ),
 }
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")

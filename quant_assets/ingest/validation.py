@@ -5,6 +5,10 @@ Nothing is dropped silently: every row read ends up either in ``valid`` or in ``
 (see :data:`quant_assets.ingest.schemas.RULES`). Exact duplicate rows keep their first copy
 and quarantine the others as ``duplicate_exact``; rows that share a ticker and date but
 disagree are all quarantined as ``duplicate_conflict`` because picking one would be a guess.
+A row whose line the reader found damaged (``field_count``, ``nul_byte``,
+``unterminated_last_line``: see :attr:`quant_assets.ingest.readers.RawPrices.line_issues`) is
+quarantined for that damage alone: its values cannot be trusted, so they are not judged, and it
+is no duplicate of anything.
 """
 
 from __future__ import annotations
@@ -57,6 +61,20 @@ def _issues(pos: np.ndarray, rule: str, detail: pd.Series | str) -> pd.DataFrame
     detail = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=range(len(pos)))
     return pd.DataFrame(
         {"pos": pos, "rule": rule, "reason": rule + ": " + detail.to_numpy(dtype=object)}
+    )
+
+
+def _line_issues(raw: RawPrices) -> pd.DataFrame:
+    """The reader's findings on the text of the rows' lines, as issues."""
+    found = raw.line_issues
+    if found.empty:
+        return _issues(np.array([], dtype=np.int64), "", "")
+    return pd.DataFrame(
+        {
+            "pos": found["pos"].to_numpy(dtype=np.int64),
+            "rule": found["rule"].to_numpy(dtype=object),
+            "reason": (found["rule"] + ": " + found["detail"]).to_numpy(dtype=object),
+        }
     )
 
 
@@ -231,7 +249,15 @@ def validate_prices(
     """
     as_of = as_of or dt.date.today()
     parsed, issues = _parse(raw)
-    issues += _schema_issues(parsed, raw.frame, as_of)
+    damaged = _line_issues(raw)
+    if len(damaged):
+        # The values of a damaged line are not judged: only the damage is reported.
+        issues = [i[~i["pos"].isin(damaged["pos"])] for i in issues] + [damaged]
+        # Row labels stay row positions, which is what the schema's failure cases report.
+        judged = parsed.drop(index=np.unique(damaged["pos"].to_numpy()))
+    else:
+        judged = parsed
+    issues += _schema_issues(judged, raw.frame, as_of)
     bad = (
         np.unique(np.concatenate([i["pos"].to_numpy() for i in issues]))
         if issues

@@ -14,11 +14,11 @@ part of a case are named in each module's docstring):
 ``test_fmp_outage``
     FMP down for a day: the run fails naming the symbol, the day and the HTTP status; nothing
     of the day is written (not even the symbols that did arrive); re-running the day catches
-    up. Whether the *next scheduled* run catches up is an ``xfail``: it does not.
+    up, and so does the next evening's scheduled run, which covers the missed day too.
 ``test_corrupt_files``
     A gzip cut mid-stream, a gzip with corrupted bytes, binary garbage under a price header,
     CSVs cut mid-line, a NUL byte inside a value: named with file (and line), other tickers
-    unaffected. Several are ``xfail``: the gaps they document are described in each reason.
+    unaffected.
 ``test_hostile_names``
     Tickers, file names and partition keys crafted as SQL; ``../../etc/passwd`` and links out of
     ``data/raw`` in run config, the folder scan and the sensor.

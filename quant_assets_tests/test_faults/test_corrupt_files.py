@@ -165,15 +165,6 @@ def test_a_csv_cut_inside_its_date_quarantines_that_line_by_file_and_number(
     assert _rows_by_ticker(project)["AAPL"] == AAPL_ROWS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "a last line cut inside its close ('2018-02-07,90.49,91.77,89.2,89.6' for close "
-        "89.61) has fewer fields than the header; pandas fills the missing ones with NaN and "
-        "the row is stored with a wrong close instead of being quarantined"
-    ),
-)
 def test_a_csv_cut_inside_its_close_quarantines_that_line(project, msft_gz, ticker_files):
     _, line = _cut_file(project, ticker_files, "89.2,89.6")
 
@@ -182,15 +173,6 @@ def test_a_csv_cut_inside_its_close_quarantines_that_line(project, msft_gz, tick
     assert _quarantined_line(project) == [("raw/MSFT_data.csv", f"line {line}")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "a last line cut inside its volume (the file's last field) has every field; nothing "
-        "but the missing line terminator shows it is cut, and the row is stored with a "
-        "wrong volume instead of being quarantined"
-    ),
-)
 def test_a_csv_cut_inside_its_last_field_quarantines_that_line(project, msft_gz, ticker_files):
     _, line = _cut_file(project, ticker_files, "89.61,411")
 
@@ -199,14 +181,6 @@ def test_a_csv_cut_inside_its_last_field_quarantines_that_line(project, msft_gz,
     assert _quarantined_line(project) == [("raw/MSFT_data.csv", f"line {line}")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "a NUL byte inside a field ends the field for pandas' C parser: volume 41107592 "
-        "written as '4110\\x007592' is stored as 4110, with no quarantine"
-    ),
-)
 def test_a_nul_byte_inside_a_price_quarantines_that_line(project, ticker_files):
     files = ticker_files(project.raw, ["MSFT"])
     data = files["MSFT"].read_bytes()

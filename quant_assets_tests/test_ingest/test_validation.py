@@ -98,6 +98,27 @@ RULE_CASES = [
         "volume_negative: volume='-1.0'",
         id="volume_negative",
     ),
+    # The text of the line itself (checked by the reader): only the damage is reported.
+    pytest.param(
+        "2023-01-04,AAPL,126.89,128.66,125.08\n",  # cut inside its close
+        "field_count",
+        "field_count: line has 5 fields, header has 7",
+        id="field_count",
+    ),
+    pytest.param(
+        "2023-01-04,AAPL,126.89,128.66,125.08,126.36,8911\x003600\n",
+        "nul_byte",
+        "nul_byte: volume='8911\\x003600' contains a NUL byte",
+        id="nul_byte",
+    ),
+    pytest.param(
+        "2023-01-04,AAPL,126.89,128.66,125.08,126.36,891",  # cut inside its volume
+        "unterminated_last_line",
+        "unterminated_last_line: the file does not end with a line break, so its last line "
+        "may be cut (a copy still being written, or interrupted); if the line is complete, "
+        "add a line break at the end",
+        id="unterminated_last_line",
+    ),
 ]
 
 

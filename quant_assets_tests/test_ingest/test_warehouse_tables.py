@@ -130,7 +130,7 @@ def test_failure_inside_a_transaction_rolls_back_every_table(warehouse, read_csv
     _upsert(warehouse, read_csv("aapl.csv", AAPL_ROWS)[0])
     before = {t: _table(warehouse, t) for t in ("prices", "rejected_rows", "raw_files")}
     valid, rejected = read_csv(
-        "both.csv", AAPL_ROWS.replace("126.36", "126.5") + MSFT_ROWS + "2023-01-07,MSFT,,,,1,\n"
+        "both.csv", AAPL_ROWS.replace("126.36", "126.5") + MSFT_ROWS + "2023-01-07,MSFT,,,,1,,\n"
     )
     with pytest.raises(RuntimeError, match="crash after writing"), warehouse.transaction() as con:
         upsert_prices(con, valid)
@@ -155,9 +155,9 @@ def test_failure_inside_a_transaction_rolls_back_every_table(warehouse, read_csv
 
 
 def test_replace_rejections_drops_rows_fixed_in_the_new_version_of_a_file(warehouse, read_csv):
-    broken = "2023-01-07,AAPL,,,,129.62,\n2023-01-09,AAPL,,,,-130.15,\n"
+    broken = "2023-01-07,AAPL,,,,129.62,,\n2023-01-09,AAPL,,,,-130.15,,\n"
     _, first = read_csv("aapl.csv", AAPL_ROWS + broken)
-    _, other = read_csv("msft.csv", "2023-01-08,MSFT,,,,1,\n")
+    _, other = read_csv("msft.csv", "2023-01-08,MSFT,,,,1,,\n")
     with warehouse.transaction() as con:
         replace_rejections(con, "raw/aapl.csv", first.assign(source="raw/aapl.csv"))
         replace_rejections(con, "raw/msft.csv", other.assign(source="raw/msft.csv"))
@@ -172,7 +172,7 @@ def test_replace_rejections_drops_rows_fixed_in_the_new_version_of_a_file(wareho
 
 
 def test_replace_rejections_with_nothing_clears_the_source(warehouse, read_csv):
-    _, rejected = read_csv("aapl.csv", "2023-01-07,AAPL,,,,129.62,\n")
+    _, rejected = read_csv("aapl.csv", "2023-01-07,AAPL,,,,129.62,,\n")
     with warehouse.transaction() as con:
         replace_rejections(con, "raw/aapl.csv", rejected.assign(source="raw/aapl.csv"))
         replace_rejections(con, "raw/aapl.csv", rejected.iloc[:0])
@@ -196,7 +196,7 @@ def test_raw_file_manifest_keeps_the_latest_hash_per_path(warehouse):
 
 def test_refresh_instruments_gives_range_count_and_sources_per_ticker(warehouse, read_csv):
     aapl, _ = read_csv("aapl.csv", AAPL_ROWS)
-    later, _ = read_csv("later.csv", "2023-01-06,AAPL,,,,129.62,\n" + MSFT_ROWS)
+    later, _ = read_csv("later.csv", "2023-01-06,AAPL,,,,129.62,,\n" + MSFT_ROWS)
     with warehouse.transaction() as con:
         upsert_prices(con, aapl.assign(source="raw/aapl.csv"))
         upsert_prices(con, later.assign(source="raw/later.csv"))
