@@ -32,6 +32,14 @@ trading_day_partitions = TimeWindowPartitionsDefinition(
 )
 
 
+def checked_window(context) -> tuple[dt.date | None, dt.date | None]:
+    """The trading days an asset check should judge: its run's partition range, or
+    ``(None, None)`` (everything) when the check runs without one, e.g. alone from the UI."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None, None
+    return trading_day_window(context)
+
+
 def trading_day_window(context) -> tuple[dt.date, dt.date]:
     """First and last trading day of a run over ``trading_day_partitions`` (one or a range)."""
     keys = context.partition_key_range

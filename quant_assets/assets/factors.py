@@ -12,6 +12,7 @@ and nothing dated after the window is read.
 import numpy as np
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -26,7 +27,7 @@ from dagster import (
 from quant_assets.assets.ingest import prices
 from quant_assets.factors import available_factors, compute_factors
 from quant_assets.factors.registry import resolve
-from quant_assets.partitions import trading_day_partitions, trading_day_window
+from quant_assets.partitions import checked_window, trading_day_partitions, trading_day_window
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.factors import (
     coverage,
@@ -129,15 +130,19 @@ def _coverage_markdown(cover: pd.DataFrame, skipped: dict[str, str]) -> str:
     asset=factor_values,
     name="coverage_not_collapsing",
     description=(
-        "No factor's share of tickers with a value drops below half its median of the previous "
-        "20 trading days (a broken input column or a bad write, not a warm-up)."
+        "On the run's days (every day when run alone), no factor's share of tickers with a "
+        "value drops below half its median of the previous 20 trading days (a broken input "
+        "column or a bad write, not a warm-up)."
     ),
     blocking=False,
 )
-def coverage_not_collapsing(warehouse: Warehouse) -> AssetCheckResult:
+def coverage_not_collapsing(
+    context: AssetCheckExecutionContext, warehouse: Warehouse
+) -> AssetCheckResult:
+    start, end = checked_window(context)
     with warehouse.connect(read_only=True) as con:
-        collapses = coverage_collapses(con)
-    metadata = {"collapses": len(collapses)}
+        collapses = coverage_collapses(con, start=start, end=end)
+    metadata = {"collapses": len(collapses), "dates_checked": _dates_text(start, end)}
     if len(collapses):
         metadata["factors"] = ", ".join(sorted(collapses["factor"].unique()))
         metadata["examples"] = MetadataValue.md(collapses.head(20).to_markdown(index=False))
@@ -149,13 +154,26 @@ def coverage_not_collapsing(warehouse: Warehouse) -> AssetCheckResult:
 @asset_check(
     asset=factor_values,
     name="one_value_per_key",
-    description="Each (ticker, date, factor) is stored at most once.",
+    description=(
+        "Each (ticker, date, factor) of the run's days (every day when run alone) is stored "
+        "at most once: a run replaces whole days, so only its own days can break this."
+    ),
     blocking=True,
 )
-def one_value_per_key(warehouse: Warehouse) -> AssetCheckResult:
+def one_value_per_key(
+    context: AssetCheckExecutionContext, warehouse: Warehouse
+) -> AssetCheckResult:
+    start, end = checked_window(context)
     with warehouse.connect(read_only=True) as con:
-        duplicates = duplicate_factor_rows(con)
-    return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_rows": int(duplicates)})
+        duplicates = duplicate_factor_rows(con, start, end)
+    return AssetCheckResult(
+        passed=duplicates == 0,
+        metadata={"duplicate_rows": int(duplicates), "dates_checked": _dates_text(start, end)},
+    )
+
+
+def _dates_text(start, end) -> str:
+    return f"{start}..{end} (the run's days)" if start is not None else "all"
 
 
 factor_checks = [coverage_not_collapsing, one_value_per_key]

@@ -170,26 +170,46 @@ def coverage_collapses(
     window: int = 20,
     ratio: float = 0.5,
     min_baseline: float = 0.2,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> pd.DataFrame:
     """Dates on which a factor's coverage fell below ``ratio`` x its trailing median.
 
     Coverage on a date is the factor's values over the tickers with a price that day. The baseline
     is the median coverage of the previous ``window`` dates; only baselines of at least
-    ``min_baseline`` count (a factor still warming up is not collapsing).
+    ``min_baseline`` count (a factor still warming up is not collapsing). ``start``/``end``
+    limit the dates judged (a run judges the days it wrote); their baselines still read the
+    ``window`` price dates before ``start``.
     """
     if window < 1:
         raise ValueError("window must be at least 1")
     return con.execute(
         f"""
-        WITH bars AS (SELECT date, count(*) AS n FROM prices GROUP BY date),
-        got AS (SELECT factor, date, count(*) AS n FROM factor_values GROUP BY factor, date),
+        WITH lower AS (
+            SELECT coalesce(min(date), DATE '0001-01-01') AS d FROM (
+                SELECT DISTINCT date FROM prices
+                WHERE $start IS NOT NULL AND date < $start
+                ORDER BY date DESC LIMIT {int(window)}
+            )
+        ),
+        upper AS (SELECT coalesce($end, DATE '9999-12-31') AS d),
+        bars AS (
+            SELECT date, count(*) AS n FROM prices
+            WHERE date >= (SELECT d FROM lower) AND date <= (SELECT d FROM upper)
+            GROUP BY date
+        ),
+        got AS (
+            SELECT factor, date, count(*) AS n FROM factor_values
+            WHERE date >= (SELECT d FROM lower) AND date <= (SELECT d FROM upper)
+            GROUP BY factor, date
+        ),
         grid AS (
             SELECT d.name AS factor, b.date, coalesce(g.n, 0) / b.n AS cov
             FROM factor_definitions d CROSS JOIN bars b
             LEFT JOIN got g ON g.factor = d.name AND g.date = b.date
             WHERE d.name IN (SELECT DISTINCT factor FROM got)
-              AND b.date >= (SELECT min(date) FROM factor_values)
-              AND b.date <= (SELECT max(date) FROM factor_values)
+              AND b.date >= (SELECT min(date) FROM got)
+              AND b.date <= (SELECT max(date) FROM got)
         ),
         scored AS (
             SELECT factor, date, cov,
@@ -198,16 +218,23 @@ def coverage_collapses(
             FROM grid
         )
         SELECT factor, date, round(cov, 4) AS coverage, round(baseline, 4) AS baseline
-        FROM scored WHERE baseline >= $min_baseline AND cov < $ratio * baseline
+        FROM scored
+        WHERE baseline >= $min_baseline AND cov < $ratio * baseline
+          AND ($start IS NULL OR date >= $start)
         ORDER BY date DESC, factor
         """,
-        {"ratio": ratio, "min_baseline": min_baseline},
+        {"ratio": ratio, "min_baseline": min_baseline, "start": start, "end": end},
     ).df()
 
 
-def duplicate_factor_rows(con: duckdb.DuckDBPyConnection) -> int:
-    """Number of (ticker, date, factor) keys held more than once (0 by construction)."""
+def duplicate_factor_rows(
+    con: duckdb.DuckDBPyConnection, start: dt.date | None = None, end: dt.date | None = None
+) -> int:
+    """Number of (ticker, date, factor) keys held more than once (0 by construction), among
+    dates ``start..end`` (open ends)."""
     return con.execute(
         "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM factor_values "
-        "GROUP BY ticker, date, factor HAVING count(*) > 1)"
+        "WHERE ($start IS NULL OR date >= $start) AND ($end IS NULL OR date <= $end) "
+        "GROUP BY ticker, date, factor HAVING count(*) > 1)",
+        {"start": start, "end": end},
     ).fetchone()[0]

@@ -14,7 +14,11 @@ from quant_assets.factors import (
     required_lookback,
     trim_to_lookback,
 )
-from quant_assets.warehouse.factors import coverage_collapses, read_prices_for_factors
+from quant_assets.warehouse.factors import (
+    coverage_collapses,
+    duplicate_factor_rows,
+    read_prices_for_factors,
+)
 from quant_assets.warehouse.schema import create_schema
 from quant_assets_tests.dagster_project import write_real_ticker_files
 
@@ -189,6 +193,43 @@ def test_coverage_collapse_is_flagged(ingested):
     assert set(collapses["factor"]) == {"rsi_14"}
     assert set(collapses["date"].dt.date.astype(str)) == {"2018-02-05", "2018-02-06", "2018-02-07"}
     assert (collapses["coverage"] == 0.2).all() and (collapses["baseline"] == 1.0).all()
+
+
+def test_checks_judge_the_days_of_their_run(ingested):
+    """A run's checks read its own days (and, for coverage, the baseline days before them):
+    a collapse or a duplicate outside them belongs to another run's judgement."""
+    project = ingested
+    project.compute_factors("2017-10-02", "2018-02-09")
+    con = duckdb.connect(str(project.warehouse_path))
+    try:
+        con.execute(
+            "DELETE FROM factor_values WHERE factor = 'rsi_14' AND ticker <> 'AAPL' "
+            "AND date >= DATE '2018-02-05'"
+        )
+        con.execute(
+            "INSERT INTO factor_values SELECT * FROM factor_values "
+            "WHERE date = DATE '2018-01-10' AND factor = 'rsi_14'"
+        )
+        everything = coverage_collapses(con)
+        since = coverage_collapses(con, start=dt.date(2018, 2, 6), end=dt.date(2018, 2, 7))
+        before = coverage_collapses(con, start=dt.date(2018, 1, 2), end=dt.date(2018, 2, 2))
+        duplicates = {
+            "all": duplicate_factor_rows(con),
+            "january": duplicate_factor_rows(con, dt.date(2018, 1, 2), dt.date(2018, 1, 31)),
+            "february": duplicate_factor_rows(con, dt.date(2018, 2, 1), dt.date(2018, 2, 7)),
+        }
+    finally:
+        con.close()
+    # The window's baseline still reads the 20 days before it: same answer as the whole table.
+    expected = everything[everything["date"] >= pd.Timestamp("2018-02-06")]
+    pd.testing.assert_frame_equal(since, expected.reset_index(drop=True))
+    assert len(since) == 2 and before.empty
+    assert duplicates == {"all": 5, "january": 5, "february": 0}
+
+    result = project.compute_factors("2018-02-07", "2018-02-07", raise_on_error=False)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["one_value_per_key"].passed  # January's duplicates are not this run's
+    assert checks["one_value_per_key"].metadata["dates_checked"].value.startswith("2018-02-07")
 
 
 def test_coverage_check_fails_after_a_collapse(ingested):
