@@ -399,8 +399,8 @@ def predictions(
             if not len(dates):
                 continue
             if row.family == "rule":
-                if row.model not in rules:
-                    rules[row.model] = RULES[row.model](closes)
+                if row.model not in rules:  # over all closes (signals need their history)
+                    rules[row.model] = RULES[row.model](closes, in_window)
                 got = rules[row.model]
                 got = got[got["date"].isin(dates)]
             else:

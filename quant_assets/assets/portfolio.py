@@ -10,7 +10,6 @@ dates) and writes only its own days.
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
 
-import numpy as np
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -23,6 +22,7 @@ from dagster import (
 )
 
 from quant_assets.assets.models import predictions
+from quant_assets.models.returns import long_from_wide
 from quant_assets.partitions import trading_day_partitions, trading_day_window
 from quant_assets.portfolio import PortfolioConfig, build_weights
 from quant_assets.resources.warehouse import Warehouse
@@ -99,8 +99,7 @@ def target_weights(
         window = orders.loc[
             (orders.index >= pd.Timestamp(start)) & (orders.index <= pd.Timestamp(end))
         ]
-        long = window.rename_axis(index="date", columns="ticker").stack(future_stack=True)
-        long = long[np.isfinite(long)].rename("weight").reset_index()
+        long = long_from_wide(window, "weight")
         versions = rows[["date", "ticker", "model_version"]]
         long = long.merge(versions, on=["date", "ticker"], how="left")
         long["model_version"] = long["model_version"].fillna(f"{model}:unversioned")

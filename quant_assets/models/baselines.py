@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from quant_assets.models.evaluation import positions_frame, positions_sharpe
 from quant_assets.models.features import MACD_PAIRS, macd_signal
+from quant_assets.models.returns import long_from_wide
 from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
 
@@ -31,11 +32,7 @@ FORECASTERS = ("ridge", "random_forest", "hist_gradient_boosting")
 def _long_positions(wide: pd.DataFrame, dates: pd.DatetimeIndex | None) -> pd.DataFrame:
     if dates is not None:
         wide = wide.loc[wide.index.isin(pd.DatetimeIndex(dates))]
-    long = wide.rename_axis(index="date", columns="ticker").stack(future_stack=True)
-    long = long.rename("position").reset_index()
-    long = long[np.isfinite(long["position"])]
-    long["ticker"] = long["ticker"].astype(str)
-    return long.reset_index(drop=True)
+    return long_from_wide(wide, "position")
 
 
 def long_only_positions(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quant_assets.models.returns import TRADING_DAYS_PER_YEAR, ex_ante_volatility
+from quant_assets.models.returns import TRADING_DAYS_PER_YEAR, ex_ante_volatility, long_from_wide
 
 RETURN_HORIZONS = (1, 21, 63, 126, 252)
 MACD_PAIRS = ((8, 24), (16, 48), (32, 96))
@@ -83,14 +83,8 @@ def deep_momentum_features(
     frames |= {f"macd_{s}_{ln}": macd_signal(closes, s, ln) for s, ln in macd_pairs}
     parts = []
     for name, wide in frames.items():
-        long = (
-            wide.rename_axis(index="date", columns="ticker")
-            .stack(future_stack=True)
-            .rename("value")
-            .reset_index()
-        )
+        long = long_from_wide(wide, "value")
         long.insert(2, "factor", name)
         parts.append(long)
     features = pd.concat(parts, ignore_index=True)
-    features = features[np.isfinite(features["value"])]
-    return features[["ticker", "date", "factor", "value"]].reset_index(drop=True)
+    return features[["ticker", "date", "factor", "value"]]

@@ -30,18 +30,45 @@ def wide_closes(prices: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Dates (sorted, tz-naive) by tickers (sorted), float64, NaN where no bar.
     """
-    frame = prices.copy()
-    frame["date"] = pd.to_datetime(frame["date"])
-    price = frame["close"].astype("float64")
-    if "adj_close" in frame:
-        has_adjusted = frame["adj_close"].notna().groupby(frame["ticker"]).transform("any")
-        price = price.where(~has_adjusted, frame["adj_close"].astype("float64"))
-    frame["price"] = price.where(price > 0)
-    wide = frame.pivot_table(index="date", columns="ticker", values="price", aggfunc="last")
-    wide = wide.sort_index().sort_index(axis=1)
-    wide.columns.name = "ticker"
-    wide.index.name = "date"
-    return wide.astype("float64")
+    tickers = prices["ticker"].astype(str).to_numpy()
+    price = prices["close"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if "adj_close" in prices:
+        adjusted = prices["adj_close"].to_numpy(dtype=np.float64, na_value=np.nan)
+        codes, names = pd.factorize(tickers)
+        has_adjusted = np.bincount(codes, weights=~np.isnan(adjusted), minlength=len(names)) > 0
+        price = np.where(has_adjusted[codes], adjusted, price)
+    keep = price > 0  # NaN and non-positive prices are no observation
+    dates = pd.DatetimeIndex(pd.to_datetime(prices["date"][keep]))
+    if dates.tz is not None:
+        dates = dates.tz_localize(None)
+    # Array fill instead of pivot_table: later rows win, as aggfunc="last" would have it.
+    date_codes, date_index = pd.factorize(dates, sort=True)
+    ticker_codes, ticker_index = pd.factorize(tickers[keep], sort=True)
+    array = np.full((len(date_index), len(ticker_index)), np.nan)
+    array[date_codes, ticker_codes] = price[keep]
+    return pd.DataFrame(
+        array,
+        index=pd.DatetimeIndex(date_index, name="date"),
+        columns=pd.Index(ticker_index, name="ticker"),
+    )
+
+
+def long_from_wide(wide: pd.DataFrame, value: str) -> pd.DataFrame:
+    """A wide dates-by-tickers frame to long ``date, ticker, <value>``, non-finite cells dropped.
+
+    Rows come date by date, tickers in column order (as ``DataFrame.stack`` orders them).
+    Vectorised on the array: ``stack`` loops over the columns, which at 500 tickers costs
+    more than the rest of a one-day update.
+    """
+    values = wide.to_numpy(dtype=np.float64)
+    t, n = np.nonzero(np.isfinite(values))
+    return pd.DataFrame(
+        {
+            "date": wide.index[t],
+            "ticker": np.asarray(wide.columns.astype(str), dtype=object)[n],
+            value: values[t, n],
+        }
+    )
 
 
 def daily_returns(closes: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from quant_assets.models import (
     normalised_returns,
     wide_closes,
 )
+from quant_assets.models.returns import long_from_wide
 
 
 def test_next_day_return_is_close_t_to_close_t_plus_1(sp500_closes):
@@ -81,3 +82,36 @@ def test_wide_closes_uses_adj_close_per_ticker_when_present():
     assert wide["AAA"].tolist() == [9.0, 10.0]
     assert wide.at[pd.Timestamp("2020-01-02"), "BBB"] == 20.0
     assert np.isnan(wide.at[pd.Timestamp("2020-01-03"), "BBB"])  # non-positive price
+
+
+def test_long_from_wide_is_stack_without_the_non_finite_cells():
+    index = pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06"], name="date")
+    wide = pd.DataFrame(
+        {"AAPL": [1.0, np.nan, 3.0], "MSFT": [np.inf, 0.5, -2.0], "XOM": [np.nan] * 3},
+        index=index,
+    ).rename_axis(columns="ticker")
+
+    long = long_from_wide(wide, "position")
+
+    assert long.to_dict("list") == {
+        "date": [index[0], index[1], index[2], index[2]],
+        "ticker": ["AAPL", "MSFT", "AAPL", "MSFT"],
+        "position": [1.0, 0.5, 3.0, -2.0],
+    }
+    stacked = wide.stack(future_stack=True).rename("position").reset_index()
+    stacked = stacked[np.isfinite(stacked["position"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(long, stacked)
+
+
+def test_wide_closes_keeps_the_last_of_repeated_bars_and_drops_tickers_without_prices():
+    prices = pd.DataFrame(
+        {
+            "ticker": ["B", "A", "A", "C"],
+            "date": ["2020-01-03", "2020-01-02", "2020-01-02", "2020-01-02"],
+            "close": [2.0, 1.0, 1.5, -1.0],
+        }
+    )
+    wide = wide_closes(prices)
+    assert list(wide.columns) == ["A", "B"]  # C has no positive price
+    assert wide.loc["2020-01-02", "A"] == 1.5 and np.isnan(wide.loc["2020-01-02", "B"])
+    assert wide.index.is_monotonic_increasing and wide.index.name == "date"
