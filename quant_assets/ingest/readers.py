@@ -103,6 +103,10 @@ class RawPrices:
         texts), for the quarantine table. Computed on demand: only rejected rows need it.
     source
         The file the rows came from (path as given).
+    row_sources
+        Where rows of one batch came from different requests (FMP bars of many symbols,
+        validated together): each row's own source, by row position; ``None`` means ``source``
+        for every row.
     layout
         One of ``long``, ``per_ticker``, ``wide``, ``fmp_v3``, ``fmp_stable``.
     line_issues
@@ -121,6 +125,7 @@ class RawPrices:
     source: str
     layout: str
     line_issues: pd.DataFrame = field(default_factory=_no_line_issues)
+    row_sources: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frame)

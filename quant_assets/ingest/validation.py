@@ -277,7 +277,7 @@ def validate_prices(
     rejected_pos = per_row.index.to_numpy(dtype=np.int64)
     rejected = pd.DataFrame(
         {
-            "source": raw.source,
+            "source": raw.source if raw.row_sources is None else raw.row_sources[rejected_pos],
             "location": raw.locations(rejected_pos),
             "ticker": raw.frame["ticker"].iloc[rejected_pos].to_numpy(dtype=object),
             "date": raw.frame["date"].iloc[rejected_pos].to_numpy(dtype=object),
@@ -290,5 +290,6 @@ def validate_prices(
 
     keep = np.ones(len(parsed), dtype=bool)
     keep[rejected_pos] = False
-    valid = parsed[keep].assign(source=raw.source)[VALID_COLUMNS].reset_index(drop=True)
+    sources = raw.source if raw.row_sources is None else raw.row_sources[keep]
+    valid = parsed[keep].assign(source=sources)[VALID_COLUMNS].reset_index(drop=True)
     return valid, rejected

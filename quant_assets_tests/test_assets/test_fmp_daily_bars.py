@@ -107,3 +107,34 @@ def test_the_default_universe_is_the_warehouse_instruments(project, served, shar
     served.requests.clear()
     assert project.fetch_fmp("2021-05-03", "2021-05-07").success
     assert [r.query.get("symbol") for r in served.requests] == ["AAPL"]
+
+
+def test_many_symbols_are_validated_together_each_row_naming_its_own_request(
+    project, served, shared_data
+):
+    """One validation for every symbol's bars; sources and record numbers stay per request."""
+    week = _fixture_records(shared_data, "2021-05-03", "2021-05-07")  # newest first, as served
+    broken = [dict(r) for r in week]
+    broken[1]["high"] = broken[1]["low"] / 2  # 2021-05-06: high below low
+    served.add_bars("MSFT", broken)
+
+    result = project.fetch_fmp("2021-05-03", "2021-05-07", tickers=["AAPL", "MSFT"])
+
+    assert result.success
+    stored = project.query(
+        "SELECT ticker, source, count(*) AS n FROM prices GROUP BY ALL ORDER BY 1"
+    )
+    assert stored.to_dict("records") == [
+        {"ticker": "AAPL", "source": "fmp/stable/AAPL/2021-05-03_2021-05-07", "n": 5},
+        {"ticker": "MSFT", "source": "fmp/stable/MSFT/2021-05-03_2021-05-07", "n": 4},
+    ]
+    rejected = project.query("SELECT source, location, ticker, date, rule FROM rejected_rows")
+    assert rejected.to_dict("records") == [
+        {
+            "source": "fmp/stable/MSFT/2021-05-03_2021-05-07",
+            "location": "record 2",  # MSFT's second record in its own reply
+            "ticker": "MSFT",
+            "date": "2021-05-06",
+            "rule": "high_below_open_close_low",
+        }
+    ]
