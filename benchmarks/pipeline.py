@@ -12,10 +12,14 @@ and a temporary warehouse, raw folder and MLflow store:
    ``factor_values`` over every trading day, ``trained_models`` with rules only (networks=[],
    forecasters=[], rules tsmom, macd, long_only), ``predictions`` and ``target_weights`` over
    every trading day, ``backtests``. The input is the data set without its last day.
-2. One-day update: the last day's rows dropped into the raw folder as a new file; a run of
-   ``price_files`` + ``prices`` reading that file only (as the raw-file sensor requests it), then
-   one run of ``factor_values``, ``predictions``, ``target_weights`` and ``backtests`` for that
-   day's partition (as the ``daily_update`` job runs them). Both timed end to end.
+2. One-day update, as the daily schedule runs it: one run for the last day's partition of
+   ``fmp_daily_bars`` (that day's real bars served by the loopback FMP server of the tests, one
+   request per symbol, the client's rate limit off), ``prices``, ``factor_values``,
+   ``predictions``, ``target_weights`` and ``backtests``, timed end to end with its checks.
+   (``daily_update`` also renders ``backtest_report``; the goal is about the data path.)
+3. For comparison, the same day dropped into the raw folder as a file: the run the raw-file
+   sensor requests (``price_files`` + ``prices`` over the file's ticker partitions), then the
+   date-partitioned assets for the day.
 
 Prints each stage's wall time (and its step time from Dagster's events: the rest is run set-up
 and per-partition event bookkeeping), the update against the full recompute as a ratio, and the
@@ -49,11 +53,11 @@ from dagster import AssetsDefinition, DagsterInstance, materialize  # noqa: E402
 
 from quant_assets.assets.backtest import backtests  # noqa: E402
 from quant_assets.assets.factors import factor_values  # noqa: E402
-from quant_assets.assets.ingest import price_files, prices  # noqa: E402
+from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices  # noqa: E402
 from quant_assets.assets.models import predictions, trained_models  # noqa: E402
 from quant_assets.assets.portfolio import target_weights  # noqa: E402
 from quant_assets.definitions import CHECKS  # noqa: E402
-from quant_assets.partitions import (  # noqa: E402  # noqa: E402
+from quant_assets.partitions import (  # noqa: E402
     RANGE_END,
     RANGE_START,
     ticker_partitions,
@@ -64,6 +68,7 @@ from quant_assets.resources.fmp import FMPClient  # noqa: E402
 from quant_assets.resources.mlflow import MLflowResource  # noqa: E402
 from quant_assets.resources.raw_files import RawFileStore  # noqa: E402
 from quant_assets.resources.warehouse import Warehouse  # noqa: E402
+from quant_assets_tests.fmp_server import FMPServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("QUANT_ASSETS_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -79,6 +84,7 @@ RULES_ONLY = {
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 GOAL_S = 5.0
 ASSET_STEPS = {
+    "fmp_daily_bars",
     "price_files",
     "prices",
     "factor_values",
@@ -107,6 +113,7 @@ class Outcome:
     full: list[Stage] = field(default_factory=list)
     update: list[Stage] = field(default_factory=list)
     update_steps: dict[str, float] = field(default_factory=dict)
+    file_route: list[Stage] = field(default_factory=list)
     checks: str = ""
 
 
@@ -163,6 +170,17 @@ class Bench:
             con.close()
 
 
+def fmp_records(rows: pd.DataFrame) -> list[dict]:
+    """Rows of the data set as FMP's end-of-day records (numbers as JSON numbers)."""
+    fields = [c for c in ("date", "open", "high", "low", "close", "volume") if c in rows]
+    out = rows[fields].copy()
+    for c in fields[1:]:
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    if "adj_close" in rows:
+        out["adjClose"] = pd.to_numeric(rows["adj_close"], errors="coerce")
+    return out.to_dict(orient="records")
+
+
 def open_instance(kind: str, root: Path) -> DagsterInstance:
     if kind == "ephemeral":
         return DagsterInstance.ephemeral()
@@ -214,27 +232,24 @@ def bench_dataset(name: str, path: Path, instance_kind: str) -> Outcome:
             full[2].note = f"{windows} model versions"
             full[1].note = f"{bench.count('SELECT count(*) FROM factor_values')[0]:,} values"
 
-            # The last day arrives as a new file; the sensor would request a run for it alone.
+            # The daily run for the last day, as the schedule starts it: that day's bars from
+            # the loopback FMP server (one request per symbol), then everything downstream.
             day_rows = frame[frame["date"] == last_day]
-            day_file = f"{name}_{last_day}.csv"
-            day_rows.to_csv(bench.raw / day_file, index=False)
-            day_tickers = sorted(day_rows["ticker"].unique())
-            ingest, ingest_steps = bench.run(
-                "ingest the day (price_files + prices)",
-                [price_files, prices],
-                {RANGE_START: day_tickers[0], RANGE_END: day_tickers[-1]},
-                ops={"price_files": {"config": {"paths": [day_file]}}},
-                partitions=len(day_tickers),
-            )
-            ingest.note = f"{len(day_rows)} rows, {len(day_tickers)} tickers"
-            rest, steps = bench.run(
-                "factors + predictions + weights + backtests for the day",
-                [factor_values, predictions, target_weights, backtests],
-                partition_key=last_day,
-                partitions=1,
-            )
-            outcome.update = [ingest, rest]
-            outcome.update_steps = {**ingest_steps, **steps}
+            with FMPServer() as server:
+                for ticker, bar in zip(day_rows["ticker"], fmp_records(day_rows), strict=True):
+                    server.add_bars(ticker, [bar])
+                os.environ["FMP_API_KEY"] = server.api_key
+                bench.resources["fmp"] = FMPClient(base_url=server.base_url, requests_per_minute=0)
+                daily, steps = bench.run(
+                    "daily run: FMP bars -> prices -> factors -> predictions -> weights -> backtests",
+                    [fmp_daily_bars, prices, factor_values, predictions, target_weights, backtests],
+                    partition_key=last_day,
+                    partitions=1,
+                )
+                os.environ.pop("FMP_API_KEY")
+            daily.note = f"{len(day_rows)} symbols fetched"
+            outcome.update = [daily]
+            outcome.update_steps = steps
             written = {
                 table: bench.count(f"SELECT count(*) FROM {table} WHERE date = ?", [last_day])[0]
                 for table in ("prices", "factor_values", "predictions", "weights")
@@ -245,6 +260,28 @@ def bench_dataset(name: str, path: Path, instance_kind: str) -> Outcome:
             outcome.checks += (
                 f"; backtest equity ends {bench.count('SELECT max(date) FROM backtest_equity')[0]}"
             )
+
+            # The other way a day arrives: a file dropped into data/raw. The sensor's run reads
+            # it for the file's ticker partitions (one Dagster event per ticker), then the
+            # date-partitioned assets run for the day as above (their rows are replaced).
+            day_file = f"{name}_{last_day}.csv"
+            day_rows.to_csv(bench.raw / day_file, index=False)
+            day_tickers = sorted(day_rows["ticker"].unique())
+            ingest, _ = bench.run(
+                "file route: ingest the day's file (price_files + prices)",
+                [price_files, prices],
+                {RANGE_START: day_tickers[0], RANGE_END: day_tickers[-1]},
+                ops={"price_files": {"config": {"paths": [day_file]}}},
+                partitions=len(day_tickers),
+            )
+            ingest.note = f"{len(day_rows)} rows, {len(day_tickers)} ticker partitions"
+            rest, _ = bench.run(
+                "file route: factors -> predictions -> weights -> backtests",
+                [factor_values, predictions, target_weights, backtests],
+                partition_key=last_day,
+                partitions=1,
+            )
+            outcome.file_route = [ingest, rest]
     return outcome
 
 
@@ -278,6 +315,13 @@ def report(outcome: Outcome) -> bool:
     print(f"  {'total':54s} {update_s:8.2f}")
     print(f"    of which asset checks {checks_s:.2f} s; without them {update_s - checks_s:.2f} s")
     print(f"  rows dated {outcome.last_day}: {outcome.checks}")
+    print("  (FMP's rate limit is off here: at 300 requests/min, the entry plan's, fetching")
+    print("   one request per symbol would wait 60 s for every 300 symbols on the real API)")
+    route_s = sum(s.wall_s for s in outcome.file_route)
+    print("the same day as a file dropped into data/raw (sensor route), for comparison")
+    for s in outcome.file_route:
+        print(f"  {s.name:54s} {s.wall_s:8.2f} {s.steps_s:8.2f} {s.partitions:6d}  {s.note}")
+    print(f"  {'total':54s} {route_s:8.2f}")
     print(
         f"ratio update / full recompute: {update_s / full_s:.4f} ({full_s / update_s:.0f}x faster)"
     )
