@@ -2,8 +2,10 @@
 
 One webserver serves the module (temp instance, temp data folder). The tests check that it shows
 every asset (with its group), asset check, schedule and sensor of ``defs``; launch a partitioned
-materialization through it as the UI's "Materialize" button would; and render the asset graph and
-two asset pages in headless Chromium (skipped when ``/usr/bin/chromium`` is not installed).
+materialization through it as the UI's "Materialize" button would; and, after the rest of the graph
+has run on a short slice of that ticker, render the asset graph, ``backtest_report``'s page (its
+latest materialization's metadata: report path, key metrics, out-of-sample range) and ``prices``'s
+page in headless Chromium (skipped when ``/usr/bin/chromium`` is not installed).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from urllib.parse import quote
 
 import duckdb
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, DagsterInstance
 from PIL import Image
 
-from quant_assets_tests.dagster_project import write_real_ticker_files
+from quant_assets_tests.dagster_project import Project, write_real_ticker_files
 from quant_assets_tests.test_ui.webserver import (
     REPOSITORY_NAME,
     REPOSITORY_SELECTOR,
@@ -36,6 +38,9 @@ pytestmark = pytest.mark.slow
 TICKER = "AAPL"
 AAPL_ROWS = 1259  # AAPL's rows in the real 5-year S&P 500 file
 RUN_TIMEOUT_S = 180.0
+FACTORS_START = "2017-01-03"
+REPORT_START = "2017-09-01"  # the first test block: out-of-sample predictions start here
+LAST_DAY = "2018-02-07"
 
 REPOSITORY_QUERY = """
 query Repository($selector: RepositorySelector!) {
@@ -163,6 +168,48 @@ def aapl_run(webserver, shared_data) -> str:
     return run_id
 
 
+@pytest.fixture(scope="module")
+def report_run(webserver, aapl_run) -> str:
+    """The rest of the graph on AAPL, so the UI has a report to show: factors, rule-based models,
+    predictions, weights, backtests and backtest_report, in the webserver's own instance and data
+    folder (run in this process, as the daemon would launch them). A short slice: Dagster's
+    SQLite event log pays per trading-day partition. The report's run id."""
+    from quant_assets.assets.backtest import backtest_report, backtests
+    from quant_assets.assets.factors import factor_values
+    from quant_assets.assets.models import predictions, trained_models
+    from quant_assets.assets.portfolio import target_weights
+
+    rules_only = {
+        "trained_models": {
+            "config": {
+                "networks": [],
+                "forecasters": [],
+                "rules": ["long_only", "tsmom", "macd"],
+                "first_test_start": REPORT_START,
+                "retrain_every": "YS",
+                "validation_length": 42,
+                "embargo": 5,
+            }
+        }
+    }
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        DagsterInstance.from_config(str(_home(mp, webserver))) as instance,
+    ):
+        project = Project(root=webserver.data_dir, instance=instance)
+        project.materialize([factor_values], start=FACTORS_START, end=LAST_DAY)
+        project.materialize([trained_models], config=rules_only)
+        project.materialize([predictions, target_weights], start=REPORT_START, end=LAST_DAY)
+        result = project.materialize([backtests, backtest_report])
+    return result.run_id
+
+
+def _home(mp: pytest.MonkeyPatch, webserver: Webserver) -> Path:
+    mp.setenv("DAGSTER_HOME", str(webserver.home))  # dagster.yaml reads it
+    mp.setenv("QUANT_ASSETS_DATA_DIR", str(webserver.data_dir))
+    return webserver.home
+
+
 def expected_definitions() -> dict:
     from quant_assets.definitions import defs
 
@@ -268,7 +315,9 @@ def chromium():
         pytest.skip("headless Chromium not installed: apt-get install -y chromium (make ui-test)")
 
 
-def test_screenshots_of_the_asset_graph_and_asset_pages(chromium, webserver, aapl_run, tmp_path):
+def test_screenshots_of_the_asset_graph_and_asset_pages(
+    chromium, webserver, aapl_run, report_run, tmp_path
+):
     # The UI opens a "join the community" dialog on a fresh instance; dismiss it as a user would.
     assert webserver.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
 
@@ -279,7 +328,7 @@ def test_screenshots_of_the_asset_graph_and_asset_pages(chromium, webserver, aap
     expanded = ",".join(f"global@global:{group}" for group in groups)
     shots = {
         "asset_graph.png": f"/asset-groups?expanded={quote(expanded, safe='')}",
-        "backtest_report_definition.png": "/assets/backtest_report",
+        "backtest_report_metadata.png": "/assets/backtest_report",
         "prices_materialization.png": "/assets/prices",
     }
     profile = tmp_path / "chromium-profile"
@@ -299,9 +348,12 @@ def test_screenshots_of_the_asset_graph_and_asset_pages(chromium, webserver, aap
 
     report = defs.resolve_asset_graph().get(AssetKey("backtest_report"))
     first_line = report.description.strip().splitlines()[0]
-    page = doms["backtest_report_definition.png"]
+    page = doms["backtest_report_metadata.png"]
     assert first_line in page
     assert "backtests" in page.split()  # its upstream asset, under Lineage
+    # The latest materialization's metadata: where the report is, its key metrics and lineage.
+    for shown in ("report_url", "key_metrics", "out_of_sample_range", "long_only:vol_target"):
+        assert shown in page, f"backtest_report page does not show {shown!r}"
 
     prices = doms["prices_materialization.png"]
     for shown in ("rows", str(AAPL_ROWS), "rejected_rows_total", f"raw/{TICKER}_data.csv"):
