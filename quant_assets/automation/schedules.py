@@ -76,9 +76,10 @@ def evening_run_request(instance: DagsterInstance, day: dt.date, log=None) -> Ru
     first_missed = first_missed_day(instance, day)
     start = max(first_missed, (pd.Timestamp(day) - pd.offsets.BDay(catch_up_days())).date())
     if start > first_missed and log is not None:
+        left = (pd.Timestamp(start) - pd.offsets.BDay(1)).date()
         log.warning(
-            f"trading days {first_missed}..{start - dt.timedelta(days=1)} have no FMP bars and "
-            f"lie beyond {CATCH_UP_DAYS_ENV}={catch_up_days()}: backfill fmp_daily_bars for them"
+            f"trading days {first_missed}..{left} have no FMP bars and lie beyond "
+            f"{CATCH_UP_DAYS_ENV}={catch_up_days()}: backfill fmp_daily_bars for them"
         )
     if start == day:
         return RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
