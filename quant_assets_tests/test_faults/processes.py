@@ -92,11 +92,16 @@ sys.stdin.readline()
 class WarehouseLockHolder:
     """Another process holding the DuckDB write lock on ``path`` until :meth:`release`."""
 
-    def __init__(self, path: Path, log_path: Path) -> None:
+    def __init__(self, path: Path | str, log_path: Path) -> None:
         self.child = ChildProcess(["-c", _LOCK_HOLDER, str(path)], log_path, stdin=True)
         self.child.wait_for_line("locked")
+        self.released = False
 
     def release(self) -> None:
+        """Let go of the lock (once; later calls do nothing)."""
+        if self.released:
+            return
+        self.released = True
         self.child.send_line()
         self.child.wait_for_line("released")
 

@@ -7,9 +7,6 @@ what is written is what the ingestion writes.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from quant_assets.warehouse.prices import (
     replace_rejections,
     upsert_prices,
 )
+from quant_assets_tests.test_faults.processes import WarehouseLockHolder
 
 AS_OF = dt.date(2024, 1, 2)
 HEADER = "date,ticker,open,high,low,close,adj_close,volume\n"
@@ -227,46 +225,6 @@ def test_read_only_connection_before_any_write_sees_empty_tables(warehouse):
 
 # --- the write lock held by another process ---------------------------------------------------
 
-_LOCK_HOLDER = textwrap.dedent(
-    """
-    import sys
-    import duckdb
-
-    con = duckdb.connect(sys.argv[1])
-    print("locked", flush=True)
-    sys.stdin.readline()
-    con.close()
-    print("released", flush=True)
-    sys.stdin.readline()
-    """
-)
-
-
-class _LockHolder:
-    """A second process holding the DuckDB write lock until told to let go."""
-
-    def __init__(self, path: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _LOCK_HOLDER, path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout.readline() == "locked\n"
-        self.released = False
-
-    def release(self) -> None:
-        if self.released:
-            return
-        self.released = True
-        self.process.stdin.write("\n")
-        self.process.stdin.flush()
-        assert self.process.stdout.readline() == "released\n"
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
 
 class _FakeClock:
     """Stands in for the ``time`` module of the warehouse: waits advance a counter, not a clock."""
@@ -287,10 +245,10 @@ class _FakeClock:
 
 
 @pytest.fixture
-def lock_holder(warehouse) -> Iterator[_LockHolder]:
+def lock_holder(warehouse, tmp_path) -> Iterator[WarehouseLockHolder]:
     with warehouse.connect():
         pass  # the schema exists before the other process takes the lock
-    holder = _LockHolder(warehouse.path)
+    holder = WarehouseLockHolder(warehouse.path, tmp_path / "lock_holder.log")
     yield holder
     holder.stop()
 
