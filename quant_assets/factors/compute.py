@@ -153,6 +153,9 @@ def to_wide(factor_values: pd.DataFrame) -> pd.DataFrame:
         factor_codes, names = factor.cat.codes.to_numpy(), list(factor.cat.categories)
     else:
         factor_codes, names = pd.factorize(factor)
+    for column, codes in (("ticker", ticker_codes), ("date", date_codes), ("factor", factor_codes)):
+        if (codes < 0).any():  # code -1 would index the last ticker, date or factor
+            raise ValueError(f"factor values have rows without a {column}")
     pair = ticker_codes.astype(np.int64) * len(dates) + date_codes
     used = np.zeros(len(tickers) * len(dates), dtype=bool)
     used[pair] = True
@@ -181,6 +184,8 @@ def trim_to_lookback(
     wanted, _ = available_factors(present, names)
     definitions = resolve(wanted)
     codes, _ = pd.factorize(prices["ticker"])
+    if (codes < 0).any():  # rows without a ticker are ignored, as compute_factors ignores them
+        return trim_to_lookback(prices.loc[codes >= 0], names, new_rows=new_rows)
     stamps = pd.to_datetime(prices["date"]).to_numpy(dtype="datetime64[ns]").view("int64")
     keep_from = np.full(codes.max() + 1 if len(codes) else 0, np.iinfo(np.int64).max)
     for requires in {d.requires for d in definitions}:

@@ -84,11 +84,17 @@ class SortedPrices:
 
 
 def _factorize_tickers(tickers: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize(tickers, sort=True)``, without hashing when each ticker's rows are together.
+    """``pd.factorize(tickers, sort=True)`` by value: codes, and the tickers present, sorted.
 
-    Rows sorted by ticker (the usual input) are split where the ticker changes; the factorize
-    fallback handles any other order, and dtypes other than plain Python objects.
+    The tickers returned are plain labels (never a categorical index), one per ticker that has a
+    row, so that ``tickers[code]`` is the ticker of the row whatever the input dtype. A
+    categorical column is mapped through its codes: its categories may include tickers without
+    rows (a filtered frame) and be in any order. Rows sorted by ticker (the usual input) are split
+    where the ticker changes, without hashing; the factorize fallback handles any other order and
+    the other dtypes. Missing tickers get code -1.
     """
+    if isinstance(tickers.dtype, pd.CategoricalDtype):
+        return _factorize_categorical(tickers)
     values = tickers.to_numpy()
     if tickers.dtype == object and len(values) > 1:
         try:
@@ -103,6 +109,26 @@ def _factorize_tickers(tickers: pd.Series) -> tuple[np.ndarray, pd.Index]:
             pass
     codes, uniques = pd.factorize(tickers, sort=True)
     return codes, pd.Index(uniques)
+
+
+def _factorize_categorical(tickers: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_factorize_tickers` for a categorical column: only the categories that have rows.
+
+    Those categories are sorted by value (not by category order), then each row's category code
+    is mapped to the position of its label: a lookup table of one entry per category.
+    """
+    category_code = tickers.cat.codes.to_numpy()
+    categories = tickers.cat.categories
+    named = category_code >= 0
+    used = np.bincount(category_code[named], minlength=len(categories)) > 0
+    labels = categories[used]
+    try:
+        order = labels.argsort()
+    except TypeError:  # labels that do not compare: keep the category order
+        order = np.arange(len(labels))
+    code_of_category = np.full(len(categories) + 1, -1, dtype=np.int64)  # last entry: code -1
+    code_of_category[np.flatnonzero(used)[order]] = np.arange(len(labels))
+    return code_of_category[category_code], pd.Index(labels[order])
 
 
 _DAY_NS = 86_400 * 10**9
