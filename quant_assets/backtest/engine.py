@@ -221,7 +221,9 @@ def _blotter(
     return pd.DataFrame(
         {
             "date": closes.index.take(bars),
-            "ticker": pd.Categorical.from_codes(cols, categories=closes.columns),
+            # the column labels, in column order: a categorical columns index would hand its
+            # dtype's categories (other order, unused tickers) to from_codes instead
+            "ticker": pd.Categorical.from_codes(cols, categories=closes.columns.to_list()),
             "shares": sizes,
             "price": prices,
             "reference_price": fill_prices.ravel()[cells],
