@@ -18,7 +18,7 @@ def wide_closes(prices: pd.DataFrame) -> pd.DataFrame:
 
     A ticker with any ``adj_close`` value uses ``adj_close`` throughout; otherwise ``close``.
     Mixing the two within one ticker would create false jumps on the switching day.
-    Non-positive prices become NaN.
+    Non-positive prices become NaN; rows without a ticker are ignored.
 
     Parameters
     ----------
@@ -37,7 +37,9 @@ def wide_closes(prices: pd.DataFrame) -> pd.DataFrame:
         codes, names = pd.factorize(tickers)
         has_adjusted = np.bincount(codes, weights=~np.isnan(adjusted), minlength=len(names)) > 0
         price = np.where(has_adjusted[codes], adjusted, price)
-    keep = price > 0  # NaN and non-positive prices are no observation
+    # NaN and non-positive prices are no observation; a row without a ticker is nobody's (its
+    # text would be 'nan' or 'None', a ticker of its own)
+    keep = (price > 0) & prices["ticker"].notna().to_numpy()
     dates = pd.DatetimeIndex(pd.to_datetime(prices["date"][keep]))
     if dates.tz is not None:
         dates = dates.tz_localize(None)
