@@ -128,9 +128,11 @@ class ForecastBaselineResult:
 
 def _sign_positions(estimator, panel: Panel, positions: np.ndarray) -> pd.DataFrame:
     held = np.full((len(positions), len(panel.tickers)), np.nan)
-    t, n, x = _rows(panel, positions, panel.feature_mask)
-    if len(t):
-        held[np.searchsorted(positions, t), n] = np.sign(estimator.predict(x))
+    # rows of ``held`` by index into ``positions``, not by searching it: dates may come in any order
+    row, n = np.nonzero(panel.feature_mask[positions])
+    if len(row):
+        x = panel.features[positions[row], :, n].astype(np.float64)
+        held[row, n] = np.sign(estimator.predict(x))
     return positions_frame(held, panel, positions)
 
 

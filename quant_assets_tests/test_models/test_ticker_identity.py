@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.linear_model import Ridge
 
 from quant_assets.factors import compute_factors
 from quant_assets.ingest import read_prices
-from quant_assets.models import build_panel, positions_array, wide_closes
+from quant_assets.models import build_panel, forecast_positions, positions_array, wide_closes
 from quant_assets.models.evaluation import positions_frame
 
 # Full calendars in the window, except the late listing APTV (from 2017-12-05): its rows are a
@@ -194,3 +195,20 @@ def test_wide_closes_ignore_rows_without_a_ticker(rows, kind):
     pd.testing.assert_frame_equal(
         got, _groupby_closes(prices.dropna(subset=["ticker"])), check_column_type=False
     )
+
+
+def test_forecast_positions_keep_dates_in_any_order(rows, features):
+    panel = build_panel(features, wide_closes(rows), factors=FACTORS, vol_min_periods=5)
+    rng = np.random.default_rng(3)
+    estimator = Ridge().fit(rng.normal(size=(40, len(FACTORS))), rng.normal(size=40))
+    dates = panel.dates[-25:]
+    key = ["date", "ticker"]
+    in_order = forecast_positions(estimator, panel, dates).sort_values(key, ignore_index=True)
+    shuffled = forecast_positions(estimator, panel, dates[rng.permutation(len(dates))])
+    pd.testing.assert_frame_equal(shuffled.sort_values(key, ignore_index=True), in_order)
+    # the slow path: one date at a time
+    one_by_one = pd.concat(
+        [forecast_positions(estimator, panel, dates[i : i + 1]) for i in range(len(dates))]
+    )
+    pd.testing.assert_frame_equal(one_by_one.sort_values(key, ignore_index=True), in_order)
+    assert len(in_order) == int(panel.feature_mask[-25:].sum())
