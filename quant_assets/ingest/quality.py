@@ -1,32 +1,12 @@
-"""The quality finders over ``prices`` moved to :mod:`quant_assets.warehouse.price_quality`.
+"""Old home of the quality finders, now :mod:`quant_assets.warehouse.price_quality`.
 
-SQL lives in ``quant_assets/warehouse/``; this name stays so that existing imports keep working.
+SQL lives in ``quant_assets/warehouse/``. Importing this name gives that very module (not a
+copy of its names), so existing imports, attributes and test patches keep working; new code
+imports ``quant_assets.warehouse.price_quality``.
 """
 
-from __future__ import annotations
+import sys
 
-from quant_assets.warehouse.price_quality import (
-    EXAMPLES,
-    duplicate_keys,
-    flat_bars,
-    inconsistent_bars,
-    invalid_dates,
-    large_moves,
-    malformed_tickers,
-    non_finite_or_non_positive,
-    trading_day_gaps,
-    zero_volume,
-)
+from quant_assets.warehouse import price_quality
 
-__all__ = [
-    "EXAMPLES",
-    "duplicate_keys",
-    "flat_bars",
-    "inconsistent_bars",
-    "invalid_dates",
-    "large_moves",
-    "malformed_tickers",
-    "non_finite_or_non_positive",
-    "trading_day_gaps",
-    "zero_volume",
-]
+sys.modules[__name__] = price_quality
