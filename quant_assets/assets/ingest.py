@@ -3,68 +3,71 @@
 ``price_files`` (ticker partitions) and ``fmp_daily_bars`` (trading-day partitions) each read,
 validate and upsert their rows into ``prices`` in one transaction, quarantining bad rows in
 ``rejected_rows``. ``prices`` is the consolidated, validated panel: it rebuilds
-``instruments`` and carries the checks that need the whole history of a ticker across
-sources (large moves, gaps).
+``instruments``, carries the checks that need the whole history of a ticker across sources
+(blocking ones for contract breaks, warnings for large moves and gaps) and a freshness policy
+matching the evening schedule.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
-import dataclasses
-from dataclasses import dataclass, field
+import datetime as dt
+from typing import Annotated
 
-import numpy as np
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
     Config,
     Failure,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
 )
+from pydantic import Field, StringConstraints
 
-from quant_assets.ingest import UnsupportedFileError, fmp_payload_to_raw, read_raw, validate_prices
+from quant_assets.ingest import TICKER_PATTERN
+from quant_assets.ingest.batches import (
+    IngestBatch,
+    fetch_fmp_bars,
+    fmp_bars_batch,
+    read_price_files,
+)
 from quant_assets.ingest.seed import BENCHMARK_TICKER
-from quant_assets.partitions import ticker_partitions, trading_day_partitions, trading_day_window
-from quant_assets.resources.fmp import FMPClient, FMPError, FMPNotFoundError
-from quant_assets.resources.raw_files import RawFileStore, UnsafePathError, file_sha256
+from quant_assets.partitions import (
+    EXCHANGE_TIMEZONE,
+    ticker_partitions,
+    trading_day_partitions,
+    trading_day_window,
+)
+from quant_assets.resources.fmp import FMPClient, FMPError
+from quant_assets.resources.raw_files import RawFileStore, UnsafePathError
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.prices import (
     UpsertCounts,
-    record_raw_file,
+    instrument_tickers,
     refresh_instruments,
-    replace_rejections,
-    upsert_prices,
+    store_fetched_bars,
+    store_price_files,
+    summarize_prices,
 )
 
 PREVIEW_ROWS = 10
+MAX_FILES_PER_RUN = 10_000
+# One FMP request per ticker: a run of this many takes well under an hour at FMP's rate limits.
+MAX_TICKERS_PER_RUN = 5_000
 
+# The evening update (weekdays 18:30 New York, after the close) and the deadline by which
+# ``prices`` must have been refreshed: two hours later, leaving room for a catch-up run.
+DAILY_UPDATE_CRON = "30 18 * * 1-5"
+PRICES_DEADLINE_CRON = "30 20 * * 1-5"
+# Fresh = materialized in the 24 hours before the latest deadline: the one trading day since.
+prices_freshness = FreshnessPolicy.cron(
+    deadline_cron=PRICES_DEADLINE_CRON,
+    lower_bound_delta=dt.timedelta(hours=24),
+    timezone=EXCHANGE_TIMEZONE,
+)
 
-@dataclass
-class IngestBatch:
-    """Everything one run read, before it is written in a single transaction."""
-
-    valid: list[pd.DataFrame] = field(default_factory=list)
-    rejected: list[pd.DataFrame] = field(default_factory=list)
-    rows_read: int = 0
-    rows_out_of_scope: int = 0
-
-    def add(self, valid: pd.DataFrame, rejected: pd.DataFrame, scope: set[str] | None) -> None:
-        self.rows_read += len(valid) + len(rejected)
-        if scope is not None:
-            in_scope = valid["ticker"].astype(str).isin(scope).to_numpy()
-            self.rows_out_of_scope += int((~in_scope).sum())
-            valid = valid[in_scope]
-        self.valid.append(valid)
-        self.rejected.append(rejected)
-
-    def valid_frame(self) -> pd.DataFrame:
-        frames = [f for f in self.valid if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    def rejected_frame(self) -> pd.DataFrame:
-        frames = [f for f in self.rejected if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+RawPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Ticker = Annotated[str, StringConstraints(pattern=TICKER_PATTERN)]
 
 
 def _batch_metadata(batch: IngestBatch, counts: UpsertCounts) -> dict[str, object]:
@@ -92,14 +95,24 @@ def _batch_metadata(batch: IngestBatch, counts: UpsertCounts) -> dict[str, objec
     return meta
 
 
+def _bullets(lines: list[str]) -> MetadataValue:
+    return MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none")
+
+
 class PriceFilesConfig(Config):
-    """Which raw files a run reads.
+    """Which raw files a run reads. Only rows of the run's ticker partitions are written."""
 
-    ``paths`` are relative to the raw folder (the sensor names the file that changed); empty
-    means every supported file in it. Only rows of the run's ticker partitions are written.
-    """
-
-    paths: list[str] = []
+    paths: list[RawPath] = Field(
+        default=[],
+        max_length=MAX_FILES_PER_RUN,
+        description=(
+            "Files to read, as paths relative to the raw folder (data/raw), e.g. "
+            "'AAPL_data.csv' or 'sub/prices.json.gz'; 0 to "
+            f"{MAX_FILES_PER_RUN} files, each 1 to 1024 characters. Empty: every supported "
+            "file in the folder (an unreadable one is reported and skipped); a named file "
+            "that cannot be read fails the run."
+        ),
+    )
 
 
 @asset(
@@ -122,64 +135,42 @@ def price_files(
     its name and the reason; while scanning the whole folder, such a file is reported and the
     other files are still ingested.
     """
-    scope = set(context.partition_keys)
-    explicit = bool(config.paths)
     try:
-        files = [raw_files.resolve(p) for p in config.paths] if explicit else raw_files.list_files()
+        paths = [raw_files.resolve(p) for p in config.paths] or raw_files.list_files()
     except UnsafePathError as exc:
         raise Failure(str(exc)) from exc
-
-    batch = IngestBatch()
-    manifest: list[dict] = []
-    complete: list[bool] = []
-    unreadable: list[str] = []
-    for path in files:
-        source = raw_files.source_name(path)
-        try:
-            raw = read_raw(path, source=source)
-        except UnsupportedFileError as exc:
-            if explicit:
-                raise Failure(f"cannot ingest {source}: {exc}") from exc
-            context.log.error(f"skipped {source}: {exc}")
-            unreadable.append(f"{source}: {exc}")
-            continue
-        valid, rejected = validate_prices(raw)
-        batch.add(valid, rejected, scope)
-        file_tickers = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {""}
-        # A file counts as ingested only when the run covered all of its tickers.
-        complete.append(file_tickers <= scope)
-        manifest.append(
-            dict(
-                path=source,
-                sha256=file_sha256(path),
-                size_bytes=path.stat().st_size,
-                layout=raw.layout,
-                rows_read=len(raw),
-                rows_valid=len(valid),
-                rows_rejected=len(rejected),
-                tickers=sorted(file_tickers),
-            )
-        )
-        context.log.info(f"{source}: {len(raw)} rows read, {len(rejected)} rejected ({raw.layout})")
+    read = read_price_files(
+        [(raw_files.source_name(p), p) for p in paths], set(context.partition_keys)
+    )
+    if config.paths and read.unreadable:
+        raise Failure(f"cannot ingest {read.unreadable[0]}")
+    for problem in read.unreadable:
+        context.log.error(f"skipped {problem}")
+    for m in (f.manifest for f in read.files):
+        context.log.info(f"{m['path']}: {m['rows_read']} rows read, {m['rows_rejected']} rejected")
 
     with warehouse.transaction() as con:
-        counts = upsert_prices(con, batch.valid_frame())
-        for entry, rejected, whole in zip(manifest, batch.rejected, complete, strict=True):
-            replace_rejections(con, entry["path"], rejected)
-            if whole:
-                record_raw_file(con, **entry)
+        counts = store_price_files(con, read.batch.valid_frame(), read.files)
 
-    meta = _batch_metadata(batch, counts)
-    meta["files"] = MetadataValue.md("\n".join(f"- {m['path']}" for m in manifest) or "none")
-    if unreadable:
-        meta["unreadable_files"] = MetadataValue.md("\n".join(f"- {u}" for u in unreadable))
+    meta = _batch_metadata(read.batch, counts)
+    meta["files"] = _bullets([f.manifest["path"] for f in read.files])
+    if read.unreadable:
+        meta["unreadable_files"] = _bullets(read.unreadable)
     return MaterializeResult(metadata=meta)
 
 
 class FMPBarsConfig(Config):
-    """Which tickers to fetch; empty means every instrument in the warehouse but the benchmark."""
+    """Which tickers to fetch from Financial Modeling Prep."""
 
-    tickers: list[str] = []
+    tickers: list[Ticker] = Field(
+        default=[],
+        max_length=MAX_TICKERS_PER_RUN,
+        description=(
+            "Ticker symbols to fetch, upper case as FMP spells them (e.g. 'AAPL', 'BRK-B'); 0 "
+            f"to {MAX_TICKERS_PER_RUN} symbols, one HTTP request each. Empty: every instrument "
+            f"in the warehouse but the benchmark ({BENCHMARK_TICKER})."
+        ),
+    )
 
 
 @asset(
@@ -210,32 +201,14 @@ def fmp_daily_bars(
     tickers = config.tickers or _universe(warehouse)
     if not tickers:
         raise Failure("no tickers to fetch: ingest price files first or set config.tickers")
+    try:
+        fetched, empty = fetch_fmp_bars(fmp, tickers, start, end)
+    except FMPError as exc:
+        raise Failure(str(exc)) from exc
 
-    fetched, empty = {}, []
-    for ticker in tickers:  # one HTTP request per ticker: the API is per symbol
-        try:
-            records = fmp.historical_eod(ticker, start, end)
-        except FMPNotFoundError:
-            empty.append(ticker)
-            continue
-        except FMPError as exc:
-            raise Failure(f"FMP fetch failed for {ticker} {start}..{end}: {exc}") from exc
-        if records:
-            fetched[ticker] = records
-        else:
-            empty.append(ticker)
-
-    # One validation for every ticker's bars (per ticker it would cost ~10 ms each).
-    span = f"{start.isoformat()}_{end.isoformat()}"
-    batch = IngestBatch()
-    if fetched:
-        batch.add(*_validate_fmp_records(fetched, f"fmp/{fmp.api_version}/", f"/{span}"), None)
-    rejected = batch.rejected_frame()
+    batch = fmp_bars_batch(fetched, fmp.api_version, start, end)
     with warehouse.transaction() as con:
-        counts = upsert_prices(con, batch.valid_frame())
-        if len(rejected):
-            for source, rows in rejected.groupby("source", sort=True):
-                replace_rejections(con, str(source), rows)
+        counts = store_fetched_bars(con, batch.valid_frame(), batch.rejected_frame())
 
     meta = _batch_metadata(batch, counts)
     meta["window"] = f"{start.isoformat()}..{end.isoformat()}"
@@ -246,60 +219,38 @@ def fmp_daily_bars(
     return MaterializeResult(metadata=meta)
 
 
-def _validate_fmp_records(
-    fetched: dict[str, list[dict]], prefix: str, suffix: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate the bars of many symbols at once (per symbol it would cost ~10 ms each).
-
-    Each row's source names its symbol's request (``prefix + TICKER + suffix``), and a
-    rejected row's location is its record number in that request's reply.
-    """
-    counts = np.array([len(r) for r in fetched.values()], dtype=np.int64)
-    records = [{"symbol": t, **rec} for t, recs in fetched.items() for rec in recs]
-    raw = fmp_payload_to_raw(records, source=prefix + "*" + suffix)
-    sources = np.array([prefix + t + suffix for t in fetched], dtype=object)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-
-    def locations(positions: np.ndarray) -> np.ndarray:
-        numbers = (np.asarray(positions) - first[positions] + 1).astype(str)
-        return np.char.add("record ", numbers).astype(object)
-
-    raw = dataclasses.replace(raw, locations=locations, row_sources=np.repeat(sources, counts))
-    return validate_prices(raw)
-
-
 def _universe(warehouse: Warehouse) -> list[str]:
     with warehouse.connect(read_only=True) as con:
-        rows = con.execute(
-            "SELECT ticker FROM instruments WHERE ticker <> ? ORDER BY ticker", [BENCHMARK_TICKER]
-        ).fetchall()
-    return [r[0] for r in rows]
+        return instrument_tickers(con, exclude=BENCHMARK_TICKER)
 
 
-@asset(deps=[price_files, fmp_daily_bars], group_name="ingest", pool="warehouse", kinds={"duckdb"})
+@asset(
+    deps=[price_files, fmp_daily_bars],
+    group_name="ingest",
+    pool="warehouse",
+    kinds={"duckdb"},
+    freshness_policy=prices_freshness,
+)
 def prices(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     """The validated daily price panel (``prices`` table) with ``instruments`` rebuilt.
 
-    One row per (ticker, date): open, high, low, close, adj_close (NaN when the source has
-    none), volume, the source it came from and when. Checks on this asset look across sources
-    and files for moves, zero volumes, flat bars and gaps.
+    One row per (ticker, date): open, high, low, close, adj_close (NULL when the source has
+    none), volume, the source it came from and when. Checks on this asset block downstream on
+    rows that break the table's contract and warn on moves, zero volumes, flat bars and gaps.
+    Fresh when refreshed within the day before 20:30 New York on each weekday.
     """
     with warehouse.transaction() as con:
-        n_instruments = refresh_instruments(con)
-        summary = con.execute("SELECT count(*), min(date), max(date) FROM prices").fetchone()
-        rejected = con.execute("SELECT count(*) FROM rejected_rows").fetchone()[0]
-        by_ticker = con.execute(
-            "SELECT ticker, first_date, last_date, row_count, source FROM instruments ORDER BY ticker"
-        ).df()
-    rows, first, last = summary
-    context.log.info(f"prices: {rows} rows, {n_instruments} tickers, {first}..{last}")
+        refresh_instruments(con)
+        summary = summarize_prices(con)
+    first, last = summary.first_date, summary.last_date
+    context.log.info(f"prices: {summary.rows} rows, {summary.tickers} tickers, {first}..{last}")
     return MaterializeResult(
         metadata={
-            "rows": int(rows),
-            "tickers": int(n_instruments),
+            "rows": summary.rows,
+            "tickers": summary.tickers,
             "first_date": first.isoformat() if first else "",
             "last_date": last.isoformat() if last else "",
-            "rejected_rows_total": int(rejected),
-            "instruments": MetadataValue.md(by_ticker.head(50).to_markdown(index=False)),
+            "rejected_rows_total": summary.rejected_rows,
+            "instruments": MetadataValue.md(summary.instruments.head(50).to_markdown(index=False)),
         }
     )

@@ -3,6 +3,7 @@
 "Enough" is a ticker that the last training did not see, or ``QUANT_ASSETS_RETRAIN_DAYS``
 (default 21) trading days of prices after its data end. The sensor never requests a training
 while one is queued or running, and a run key per data state makes a request at most once.
+The decision is :func:`retrain_reasons`, a plain function of what the warehouse holds.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
@@ -24,6 +25,7 @@ from quant_assets.assets.models import trained_models
 from quant_assets.automation.settings import days_from_env
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.warehouse.training_data import DataSinceTraining, data_since_training
 
 RETRAIN_DAYS_ENV = "QUANT_ASSETS_RETRAIN_DAYS"
 IN_FLIGHT = [
@@ -56,35 +58,26 @@ def training_in_flight(instance) -> bool:
     return False
 
 
-def new_data_since_training(con: duckdb.DuckDBPyConnection) -> dict:
+def new_data_since_training(con: duckdb.DuckDBPyConnection) -> DataSinceTraining:
     """What landed after the newest training: its data end, new tickers, new trading days."""
-    last = con.execute(
-        "SELECT training_id, data_end, tickers FROM trainings ORDER BY created_at DESC LIMIT 1"
-    ).fetchone()
-    universe = con.execute(
-        "SELECT list(DISTINCT ticker ORDER BY ticker), max(date) FROM factor_values "
-        "WHERE ticker <> ?",
-        [BENCHMARK_TICKER],
-    ).fetchone()
-    tickers, newest = universe[0] or [], universe[1]
-    if last is None:
-        return {
-            "training_id": None,
-            "data_end": None,
-            "new_tickers": tickers,
-            "new_days": None,
-            "newest": newest,
-        }
-    new_days = con.execute(
-        "SELECT count(DISTINCT date) FROM factor_values WHERE date > ?", [last[1]]
-    ).fetchone()[0]
-    return {
-        "training_id": last[0],
-        "data_end": last[1],
-        "new_tickers": sorted(set(tickers) - set(last[2])),
-        "new_days": int(new_days),
-        "newest": newest,
-    }
+    return data_since_training(con, exclude_ticker=BENCHMARK_TICKER)
+
+
+def retrain_reasons(state: DataSinceTraining, threshold_days: int) -> list[str]:
+    """Why to train now (empty: not yet), given the data since the newest training."""
+    if state.training_id is None:
+        return ["no training yet"]
+    reasons = []
+    if state.new_tickers:
+        reasons.append(f"new tickers {', '.join(state.new_tickers[:10])}")
+    if state.new_days is not None and state.new_days >= threshold_days:
+        reasons.append(f"{state.new_days} new trading days since {state.data_end}")
+    return reasons
+
+
+def retrain_run_key(state: DataSinceTraining) -> str:
+    """One key per data state, so that the same state requests a training at most once."""
+    return f"retrain:{state.newest}:{state.training_id}:{','.join(state.new_tickers)}"
 
 
 @sensor(
@@ -106,23 +99,16 @@ def retrain_sensor(context: SensorEvaluationContext, warehouse: Warehouse):
             state = new_data_since_training(con)
     except duckdb.IOException as exc:
         return SkipReason(f"warehouse busy ({exc}); trying again next tick")
-    if state["newest"] is None:
+    if state.newest is None:
         return SkipReason("no factor values yet: nothing to train on")
-    reasons = []
-    if state["training_id"] is None:
-        reasons.append("no training yet")
-    if state["new_tickers"] and state["training_id"] is not None:
-        reasons.append(f"new tickers {', '.join(state['new_tickers'][:10])}")
-    if state["new_days"] is not None and state["new_days"] >= threshold:
-        reasons.append(f"{state['new_days']} new trading days since {state['data_end']}")
+    reasons = retrain_reasons(state, threshold)
     if not reasons:
         return SkipReason(
-            f"{state['new_days']} new trading days (< {threshold}) and no new tickers since "
-            f"the training that ended {state['data_end']}"
+            f"{state.new_days} new trading days (< {threshold}) and no new tickers since "
+            f"the training that ended {state.data_end}"
         )
-    key = f"retrain:{state['newest']}:{state['training_id']}:{','.join(state['new_tickers'])}"
     context.log.info(f"requesting a retraining: {'; '.join(reasons)}")
     return RunRequest(
-        run_key=key,
+        run_key=retrain_run_key(state),
         tags={"quant_assets/retrain_reason": "; ".join(reasons)[:200]},
     )

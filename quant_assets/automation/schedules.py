@@ -23,7 +23,7 @@ from dagster import (
 
 from quant_assets.assets.backtest import backtest_report, backtests
 from quant_assets.assets.factors import factor_values
-from quant_assets.assets.ingest import fmp_daily_bars, prices
+from quant_assets.assets.ingest import DAILY_UPDATE_CRON, fmp_daily_bars, prices
 from quant_assets.assets.models import predictions
 from quant_assets.assets.portfolio import target_weights
 from quant_assets.automation.settings import days_from_env
@@ -55,7 +55,7 @@ daily_update_job = define_asset_job(
 
 @schedule(
     job=daily_update_job,
-    cron_schedule="30 18 * * 1-5",
+    cron_schedule=DAILY_UPDATE_CRON,
     execution_timezone=EXCHANGE_TIMEZONE,
     default_status=DefaultScheduleStatus.RUNNING,
     description="Weekdays 18:30 New York: that day's end-of-day bars and their consequences.",
@@ -74,7 +74,7 @@ def daily_update_schedule(context: ScheduleEvaluationContext) -> RunRequest | Sk
 def evening_run_request(instance: DagsterInstance, day: dt.date, log=None) -> RunRequest:
     """The run for the evening of ``day``: that day, or a range catching up missed days."""
     first_missed = first_missed_day(instance, day)
-    start = max(first_missed, (pd.Timestamp(day) - pd.offsets.BDay(catch_up_days())).date())
+    start = catch_up_start(first_missed, day, catch_up_days())
     if start > first_missed and log is not None:
         left = (pd.Timestamp(start) - pd.offsets.BDay(1)).date()
         log.warning(
@@ -91,19 +91,30 @@ def evening_run_request(instance: DagsterInstance, day: dt.date, log=None) -> Ru
     )
 
 
+def catch_up_start(first_missed: dt.date, day: dt.date, max_days: int) -> dt.date:
+    """The first day the evening run of ``day`` fetches: ``first_missed``, but at most
+    ``max_days`` trading days before ``day``."""
+    return max(first_missed, (pd.Timestamp(day) - pd.offsets.BDay(max_days)).date())
+
+
 def catch_up_days() -> int:
     """How many trading days an evening run may reach back (``$QUANT_ASSETS_CATCH_UP_DAYS``)."""
     return days_from_env(CATCH_UP_DAYS_ENV, 10, minimum=0)
 
 
 def first_missed_day(instance: DagsterInstance, day: dt.date) -> dt.date:
-    """The trading day after the newest ``fmp_daily_bars`` partition materialized before ``day``.
+    """The trading day after the newest ``fmp_daily_bars`` partition materialized before ``day``."""
+    done = instance.get_materialized_partitions(AssetKey("fmp_daily_bars"))
+    return day_after_newest_before(day, [dt.date.fromisoformat(k) for k in done])
 
-    Partitions are weekdays, holidays included. With no earlier materialization it is ``day``
+
+def day_after_newest_before(day: dt.date, fetched: list[dt.date]) -> dt.date:
+    """The weekday after the newest of ``fetched`` before ``day``; ``day`` when none is.
+
+    Partitions are weekdays, holidays included. With no earlier day fetched it is ``day``
     itself: history comes from price files or a deliberate backfill, not an evening run.
     """
-    done = instance.get_materialized_partitions(AssetKey("fmp_daily_bars"))
-    earlier = [d for d in (dt.date.fromisoformat(k) for k in done) if d < day]
+    earlier = [d for d in fetched if d < day]
     if not earlier:
         return day
     return (pd.Timestamp(max(earlier)) + pd.offsets.BDay(1)).date()

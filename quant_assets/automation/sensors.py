@@ -5,12 +5,16 @@ so an untouched file costs one ``stat``; a touched file is hashed, and only a ne
 warehouse's ``raw_files`` manifest does not hold either) requests a run. Each run reads just
 that file, for its tickers. Tickers the warehouse already holds but the instance does not know
 (a new instance on an existing data directory) become partitions again, with no run.
+
+The decisions are plain functions (:func:`scan_raw_folder`, :func:`new_partition_keys`,
+:func:`file_run_requests`) that the sensor body calls in order.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
 import json
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 from dagster import (
@@ -27,7 +31,20 @@ from quant_assets.ingest import TICKER_PATTERN, UnsupportedFileError, peek_ticke
 from quant_assets.partitions import RANGE_END, RANGE_START, ticker_partitions
 from quant_assets.resources.raw_files import RawFileStore, file_sha256
 from quant_assets.resources.warehouse import Warehouse
-from quant_assets.warehouse.prices import ingested_hashes
+from quant_assets.warehouse.prices import ingested_hashes, instrument_tickers
+
+__all__ = [
+    "RANGE_END",
+    "RANGE_START",
+    "ChangedFile",
+    "RawFolderScan",
+    "contiguous_blocks",
+    "file_run_requests",
+    "ingest_price_files_job",
+    "new_partition_keys",
+    "raw_files_sensor",
+    "scan_raw_folder",
+]
 
 ingest_price_files_job = define_asset_job(
     "ingest_price_files",
@@ -38,9 +55,21 @@ ingest_price_files_job = define_asset_job(
 
 @dataclass(frozen=True)
 class ChangedFile:
+    """A raw file whose content the warehouse has not ingested: its path, hash and tickers."""
+
     relative: str
     sha256: str
     tickers: list[str]
+
+
+@dataclass
+class RawFolderScan:
+    """One look at the raw folder: files to ingest, problems found, the cursor for next time."""
+
+    changed: list[ChangedFile] = field(default_factory=list)
+    cursor: dict[str, list] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def contiguous_blocks(tickers: list[str], order: list[str]) -> list[tuple[str, str]]:
@@ -60,6 +89,65 @@ def contiguous_blocks(tickers: list[str], order: list[str]) -> list[tuple[str, s
     return blocks
 
 
+def scan_raw_folder(
+    raw_files: RawFileStore, cursor: dict[str, list], manifest: dict[str, str]
+) -> RawFolderScan:
+    """Which files changed since ``cursor`` and are not in the ``{path: sha256}`` manifest.
+
+    An untouched file (same size and mtime) costs one ``stat``; a touched one is hashed. A
+    file that cannot be read, or tickers not matching the ticker pattern, are reported in
+    ``errors`` / ``warnings`` and never stop the other files.
+    """
+    scan = RawFolderScan()
+    for path in raw_files.list_files():
+        rel, stat = raw_files.relative(path), path.stat()
+        previous = cursor.get(rel)
+        if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
+            scan.cursor[rel] = previous
+            continue
+        sha = file_sha256(path)
+        scan.cursor[rel] = [stat.st_size, stat.st_mtime_ns, sha]
+        if (previous and previous[2] == sha) or manifest.get(f"raw/{rel}") == sha:
+            continue
+        try:
+            tickers = peek_tickers(path)
+        except (UnsupportedFileError, ValueError) as exc:
+            scan.errors.append(f"cannot read raw/{rel}: {exc}")
+            continue
+        good = [t for t in tickers if re.match(TICKER_PATTERN, t)]
+        if len(good) < len(tickers):
+            bad = sorted(set(tickers) - set(good))[:10]
+            scan.warnings.append(f"raw/{rel}: refused tickers not matching {TICKER_PATTERN}: {bad}")
+        if good:
+            scan.changed.append(ChangedFile(rel, sha, good))
+    return scan
+
+
+def new_partition_keys(
+    changed: list[ChangedFile], stored_tickers: list[str], known: list[str]
+) -> list[str]:
+    """Tickers to add as partitions: those of changed files and those already in the warehouse.
+
+    Stored tickers count too: a new instance (say, after moving to PostgreSQL storage) on an
+    existing data directory gets their partitions back without re-ingesting anything.
+    """
+    wanted = {t for f in changed for t in f.tickers} | set(stored_tickers)
+    return sorted(wanted - set(known))
+
+
+def file_run_requests(changed: list[ChangedFile], order: list[str]) -> list[RunRequest]:
+    """One run per changed file and contiguous block of its tickers in partition ``order``."""
+    return [
+        RunRequest(
+            run_key=f"{f.relative}@{f.sha256[:16]}#{i}",
+            run_config={"ops": {"price_files": {"config": {"paths": [f.relative]}}}},
+            tags={RANGE_START: first, RANGE_END: last, "quant_assets/raw_file": f.relative},
+        )
+        for f in changed
+        for i, (first, last) in enumerate(contiguous_blocks(f.tickers, order))
+    ]
+
+
 def _warehouse_state(warehouse: Warehouse) -> tuple[dict[str, str], list[str]]:
     """The file manifest ``{path: sha256}`` and the tickers ``prices`` holds.
 
@@ -68,10 +156,16 @@ def _warehouse_state(warehouse: Warehouse) -> tuple[dict[str, str], list[str]]:
     """
     try:
         with warehouse.connect(read_only=True, wait=False) as con:
-            stored = [t for (t,) in con.execute("SELECT ticker FROM instruments").fetchall()]
-            return ingested_hashes(con), stored
+            return ingested_hashes(con), instrument_tickers(con)
     except duckdb.IOException:
         return {}, []
+
+
+def _report(log: logging.Logger, scan: RawFolderScan) -> None:
+    for message in scan.errors:
+        log.error(message)
+    for message in scan.warnings:
+        log.warning(message)
 
 
 @sensor(
@@ -83,56 +177,15 @@ def _warehouse_state(warehouse: Warehouse) -> tuple[dict[str, str], list[str]]:
 def raw_files_sensor(
     context: SensorEvaluationContext, raw_files: RawFileStore, warehouse: Warehouse
 ) -> SensorResult:
-    cursor: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     manifest, stored_tickers = _warehouse_state(warehouse)
-    next_cursor: dict[str, list] = {}
-    changed: list[ChangedFile] = []
-    for path in raw_files.list_files():
-        rel = raw_files.relative(path)
-        stat = path.stat()
-        previous = cursor.get(rel)
-        if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
-            next_cursor[rel] = previous
-            continue
-        sha = file_sha256(path)
-        next_cursor[rel] = [stat.st_size, stat.st_mtime_ns, sha]
-        if (previous and previous[2] == sha) or manifest.get(f"raw/{rel}") == sha:
-            continue
-        try:
-            tickers = peek_tickers(path)
-        except (UnsupportedFileError, ValueError) as exc:
-            context.log.error(f"cannot read raw/{rel}: {exc}")
-            continue
-        good = [t for t in tickers if re.match(TICKER_PATTERN, t)]
-        if len(good) < len(tickers):
-            bad = sorted(set(tickers) - set(good))[:10]
-            context.log.warning(f"raw/{rel}: refused tickers not matching {TICKER_PATTERN}: {bad}")
-        if good:
-            changed.append(ChangedFile(rel, sha, good))
-
+    scan = scan_raw_folder(raw_files, json.loads(context.cursor or "{}"), manifest)
+    _report(context.log, scan)
     known = context.instance.get_dynamic_partitions(ticker_partitions.name)
-    known_set = set(known)
-    # Tickers already in the warehouse count too: a new instance (say, after moving to
-    # PostgreSQL storage) on an existing data directory gets their partitions back without
-    # re-ingesting anything.
-    new_tickers = sorted(
-        ({t for f in changed for t in f.tickers} | set(stored_tickers)) - known_set
-    )
-    order = list(known) + new_tickers
-    run_requests = []
-    for f in changed:
-        for i, (first, last) in enumerate(contiguous_blocks(f.tickers, order)):
-            run_requests.append(
-                RunRequest(
-                    run_key=f"{f.relative}@{f.sha256[:16]}#{i}",
-                    run_config={"ops": {"price_files": {"config": {"paths": [f.relative]}}}},
-                    tags={RANGE_START: first, RANGE_END: last, "quant_assets/raw_file": f.relative},
-                )
-            )
+    new_keys = new_partition_keys(scan.changed, stored_tickers, known)
     return SensorResult(
-        run_requests=run_requests,
+        run_requests=file_run_requests(scan.changed, list(known) + new_keys),
         dynamic_partitions_requests=(
-            [ticker_partitions.build_add_request(new_tickers)] if new_tickers else []
+            [ticker_partitions.build_add_request(new_keys)] if new_keys else []
         ),
-        cursor=json.dumps(next_cursor, sort_keys=True),
+        cursor=json.dumps(scan.cursor, sort_keys=True),
     )

@@ -7,10 +7,16 @@ not at all.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
+
+if TYPE_CHECKING:
+    from quant_assets.ingest.batches import FileRead
 
 VALUE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
 
@@ -119,3 +125,58 @@ def refresh_instruments(con: duckdb.DuckDBPyConnection) -> int:
         """
     )
     return con.execute("SELECT count(*) FROM instruments").fetchone()[0]
+
+
+def store_price_files(
+    con: duckdb.DuckDBPyConnection, valid: pd.DataFrame, files: Iterable[FileRead]
+) -> UpsertCounts:
+    """Write a run of raw files: upsert ``valid``, replace each file's quarantined rows, and
+    record in the manifest each file the run covered whole."""
+    counts = upsert_prices(con, valid)
+    for read in files:
+        replace_rejections(con, read.manifest["path"], read.rejected)
+        if read.complete:
+            record_raw_file(con, **read.manifest)
+    return counts
+
+
+def store_fetched_bars(
+    con: duckdb.DuckDBPyConnection, valid: pd.DataFrame, rejected: pd.DataFrame
+) -> UpsertCounts:
+    """Write a run of API bars: upsert ``valid`` and replace the rejected rows of each source
+    (request) that had any."""
+    counts = upsert_prices(con, valid)
+    if len(rejected):
+        for source, rows in rejected.groupby("source", sort=True):
+            replace_rejections(con, str(source), rows)
+    return counts
+
+
+def instrument_tickers(con: duckdb.DuckDBPyConnection, exclude: str | None = None) -> list[str]:
+    """The tickers of ``instruments`` in order, without ``exclude`` (say, the benchmark)."""
+    rows = con.execute(
+        "SELECT ticker FROM instruments WHERE ticker IS DISTINCT FROM ? ORDER BY ticker", [exclude]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class PricesSummary:
+    """The ``prices`` table at a glance, with ``instruments`` (one row per ticker)."""
+
+    rows: int
+    tickers: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    rejected_rows: int
+    instruments: pd.DataFrame
+
+
+def summarize_prices(con: duckdb.DuckDBPyConnection) -> PricesSummary:
+    """Row count, date range and tickers of ``prices``, and the size of the quarantine."""
+    rows, first, last = con.execute("SELECT count(*), min(date), max(date) FROM prices").fetchone()
+    rejected = con.execute("SELECT count(*) FROM rejected_rows").fetchone()[0]
+    instruments = con.execute(
+        "SELECT ticker, first_date, last_date, row_count, source FROM instruments ORDER BY ticker"
+    ).df()
+    return PricesSummary(int(rows), len(instruments), first, last, int(rejected), instruments)

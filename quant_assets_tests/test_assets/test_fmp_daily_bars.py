@@ -138,3 +138,34 @@ def test_many_symbols_are_validated_together_each_row_naming_its_own_request(
             "rule": "high_below_open_close_low",
         }
     ]
+
+
+# --- config that explains itself ------------------------------------------------------------
+
+
+def _failure_chain(result) -> str:
+    error, messages = result.get_step_failure_events()[0].event_specific_data.error, []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)
+
+
+def test_every_config_field_is_described_with_its_unit_and_range_in_the_launchpad():
+    from quant_assets.assets.ingest import fmp_daily_bars
+
+    fields = fmp_daily_bars.op.config_schema.config_type.fields
+    assert set(fields) == {"tickers"}
+    description = fields["tickers"].description
+    assert "symbols" in description and "0 to 5000" in description
+
+
+@pytest.mark.parametrize("tickers", [["aapl"], ["AAPL", "x'); DROP TABLE prices;--"]])
+def test_a_bad_ticker_in_config_fails_at_launch_naming_the_field(project, served, tickers):
+    result = project.fetch_fmp("2021-05-03", "2021-05-07", tickers=tickers, raise_on_error=False)
+
+    assert not result.success
+    message = _failure_chain(result)
+    assert "tickers." in message and "should match pattern" in message
+    assert served.request_count() == 0
+    assert not project.warehouse_path.exists()  # nothing ran: not even a connection

@@ -154,3 +154,26 @@ def test_price_checks_report_suspicious_rows_with_counts_and_examples(project, s
     # DHR's 16 missing bars (README) plus its one quarantined bar
     assert gaps.metadata["count"].value == 17
     assert checks["flat_bars"].passed
+
+
+def test_every_config_field_is_described_with_its_unit_and_range_in_the_launchpad():
+    from quant_assets.assets.ingest import price_files
+
+    fields = price_files.op.config_schema.config_type.fields
+    assert set(fields) == {"paths"}
+    description = fields["paths"].description
+    assert "relative to the raw folder" in description and "0 to 10000 files" in description
+
+
+def test_an_empty_path_in_config_fails_at_launch_naming_the_field(project, shared_data):
+    write_real_ticker_files(shared_data, project.raw, ["AAPL"])
+
+    result = project.ingest_files(["AAPL"], paths=["AAPL_data.csv", ""], raise_on_error=False)
+
+    assert not result.success
+    error, messages = result.get_step_failure_events()[0].event_specific_data.error, []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    assert "paths.1" in "\n".join(messages)
+    assert not project.warehouse_path.exists()  # nothing ran: not even a connection

@@ -114,7 +114,7 @@ def test_fmp_tickers_crafted_as_sql_are_refused_before_any_request(
     result = project.fetch_fmp("2021-05-03", "2021-05-07", INJECTIONS[:1], raise_on_error=False)
 
     assert not result.success
-    assert "invalid FMP symbol" in _failure(result)
+    assert "tickers.0" in _failure(result) and "should match pattern" in _failure(result)
     assert fmp_server.request_count() == 0
     assert _rows_by_ticker(project) == {"AAPL": AAPL_ROWS}
 
