@@ -9,61 +9,93 @@ the report to the MLflow runs of the models it judges.
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
 import base64
+from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetExecutionContext,
     Config,
     Failure,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
 )
+from pydantic import Field, field_validator
 
+from quant_assets.assets.factors import ON_UPSTREAM_UPDATE
 from quant_assets.assets.portfolio import target_weights
-from quant_assets.backtest import run_backtest
-from quant_assets.backtest.report import ReportInputs, metrics_markdown, render_report
-from quant_assets.backtest.robustness import bootstrap_confidence_intervals, cost_sensitivity
+from quant_assets.backtest.lineage import report_inputs
+from quant_assets.backtest.report import ReportFiles, metrics_markdown, render_report
+from quant_assets.backtest.strategies import BacktestSettings, backtest_strategies
+from quant_assets.partitions import EXCHANGE_TIMEZONE
 from quant_assets.paths import data_dir
 from quant_assets.resources.mlflow import MLflowResource
 from quant_assets.resources.warehouse import Warehouse
-from quant_assets.warehouse.backtests import latest_backtest_id, write_backtest
+from quant_assets.warehouse.backtests import (
+    latest_backtest_id,
+    load_weights,
+    out_of_sample_violations,
+    write_backtest,
+)
 from quant_assets.warehouse.models import latest_training, load_benchmark, load_closes
+from quant_assets.warehouse.reports import load_backtest_record
 
-INITIAL_CASH = 1_000_000.0
+# The daily schedule starts at 18:30 New York on weekdays and rebuilds the report with the
+# day's bars: a report not rebuilt since 18:00 by 21:00 is stale (FAIL in the UI).
+REPORT_FRESHNESS = FreshnessPolicy.cron(
+    deadline_cron="0 21 * * 1-5", lower_bound_delta=timedelta(hours=3), timezone=EXCHANGE_TIMEZONE
+)
 
 
 class BacktestsConfig(Config):
     """Costs and robustness settings shared by every strategy."""
 
-    fee_bps: float = 2.0
-    slippage_bps: float = 1.0
-    cost_grid_bps: list[float] = [0.0, 2.0, 5.0, 10.0, 20.0]
-    bootstrap_samples: int = 500
-    seed: int = 0
+    fee_bps: float = Field(
+        default=2.0, ge=0.0, le=1000.0, description="Fee per trade, in bps of traded notional."
+    )
+    slippage_bps: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1000.0,
+        description="Slippage per trade (price moved against the order), in bps of notional.",
+    )
+    cost_grid_bps: list[float] = Field(
+        default=[0.0, 2.0, 5.0, 10.0, 20.0],
+        description="Fees (bps of notional, each 0..1000) of the cost-sensitivity sweep.",
+    )
+    bootstrap_samples: int = Field(
+        default=500,
+        ge=10,
+        le=100_000,
+        description="Stationary-bootstrap resamples of the daily returns behind the intervals.",
+    )
+    seed: int = Field(
+        default=0, ge=0, description="Seed of the bootstrap's random generator (an integer)."
+    )
+
+    @field_validator("cost_grid_bps")
+    @classmethod
+    def _fees_in_range(cls, fees: list[float]) -> list[float]:
+        if not fees or any(not 0.0 <= f <= 1000.0 for f in fees):
+            raise ValueError(f"each fee must lie in 0..1000 bps, and one at least: {fees}")
+        return fees
+
+    def settings(self) -> BacktestSettings:
+        return BacktestSettings(**{**self.model_dump(), "cost_grid_bps": tuple(self.cost_grid_bps)})
 
 
-def _out_of_sample_violations(con, training_id: str) -> pd.DataFrame:
-    """Predictions dated outside their model version's test block (must be none)."""
-    return con.execute(
-        """
-        SELECT p.model, p.model_version, p.date FROM predictions p
-        LEFT JOIN model_versions v
-          ON v.training_id = p.training_id AND v.model = p.model
-         AND v.model_version = p.model_version
-         AND p.date >= v.test_start AND (v.test_end IS NULL OR p.date <= v.test_end)
-        WHERE p.training_id = ? AND v.model IS NULL
-        LIMIT 20
-        """,
-        [training_id],
-    ).df()
-
-
-@asset(deps=[target_weights], group_name="backtest", pool="warehouse", kinds={"numba", "duckdb"})
+@asset(
+    deps=[target_weights],
+    automation_condition=ON_UPSTREAM_UPDATE,
+    group_name="backtest",
+    pool="warehouse",
+    kinds={"numba", "duckdb"},
+)
 def backtests(
     context: AssetExecutionContext, config: BacktestsConfig, warehouse: Warehouse
 ) -> MaterializeResult:
@@ -72,10 +104,8 @@ def backtests(
         training = latest_training(con)
         if training is None:
             raise Failure("no trained models: materialize trained_models first")
-        leaks = _out_of_sample_violations(con, training["training_id"])
-        orders = con.execute(
-            "SELECT strategy, model, model_version, ticker, date, weight FROM weights"
-        ).df()
+        leaks = out_of_sample_violations(con, training["training_id"])
+        orders = load_weights(con)
         closes = load_closes(con)
         benchmark = load_benchmark(con)
     if len(leaks):
@@ -85,104 +115,32 @@ def backtests(
         )
     if orders.empty:
         raise Failure("no target weights: materialize target_weights first")
-    orders["date"] = pd.to_datetime(orders["date"]).astype("datetime64[ns]")
     bench_returns = benchmark.pct_change() if len(benchmark) else None
-
-    equity_rows, trade_rows, metric_rows, robust_rows = [], [], [], []
-    for strategy, rows in orders.groupby("strategy", sort=True):
-        weights = rows.pivot(index="date", columns="ticker", values="weight")
-        first = weights.index.min()
-        prices = closes.loc[closes.index >= first, weights.columns]
-        weights = weights.reindex(prices.index)
-        result = run_backtest(
-            prices,
-            weights,
-            fee_bps=config.fee_bps,
-            slippage_bps=config.slippage_bps,
-            initial_cash=INITIAL_CASH,
-            benchmark=bench_returns,
-        )
-        returns = result.equity.pct_change().dropna()
-        metrics = result.metrics
-        model = rows["model"].iloc[0]
-        versions = ",".join(sorted(rows["model_version"].unique()))
-        metric_rows += [
-            {
-                "strategy": strategy,
-                "model": model,
-                "model_versions": versions,
-                "metric": k,
-                "value": float(v) if v is not None and np.isfinite(v) else None,
-            }
-            for k, v in metrics.items()
-        ]
-        equity_rows.append(
-            pd.DataFrame(
-                {
-                    "strategy": strategy,
-                    "date": result.equity.index,
-                    "equity": result.equity.to_numpy(),
-                    "daily_return": result.equity.pct_change().to_numpy(),
-                }
-            )
-        )
-        trades = result.trades[["date", "ticker", "shares", "price", "notional", "fee", "reason"]]
-        trade_rows.append(trades.assign(strategy=strategy))
-        intervals = bootstrap_confidence_intervals(
-            returns, n_samples=config.bootstrap_samples, seed=config.seed
-        )
-        robust_rows.append(
-            intervals.rename(columns={"level": "param"}).assign(
-                strategy=strategy, analysis="bootstrap"
-            )
-        )
-        costs = cost_sensitivity(
-            prices,
-            weights,
-            fees_bps=config.cost_grid_bps,
-            initial_cash=INITIAL_CASH,
-            slippage_bps=config.slippage_bps,
-        )
-        robust_rows.append(
-            pd.DataFrame(
-                {
-                    "strategy": strategy,
-                    "analysis": "cost_sensitivity",
-                    "metric": "sharpe",
-                    "param": costs.index.astype(float),
-                    "point": costs["sharpe"].to_numpy(),
-                    "lower": np.nan,
-                    "upper": np.nan,
-                }
-            )
-        )
-
-    equity = pd.concat(equity_rows, ignore_index=True)
-    metric_table = pd.DataFrame(metric_rows)
-    span = (equity["date"].min().date(), equity["date"].max().date())
+    result = backtest_strategies(orders, closes, config.settings(), bench_returns)
+    run = {
+        "training_id": training["training_id"],
+        "first_date": result.first_date,
+        "last_date": result.last_date,
+        "fee_bps": config.fee_bps,
+        "slippage_bps": config.slippage_bps,
+    }
     with warehouse.transaction() as con:
         write_backtest(
             con,
             backtest_id=context.run_id,
-            run={
-                "training_id": training["training_id"],
-                "first_date": span[0],
-                "last_date": span[1],
-                "fee_bps": config.fee_bps,
-                "slippage_bps": config.slippage_bps,
-            },
-            equity=equity,
-            trades=pd.concat(trade_rows, ignore_index=True),
-            metrics=metric_table,
-            robustness=pd.concat(robust_rows, ignore_index=True),
+            run=run,
+            equity=result.equity,
+            trades=result.trades,
+            metrics=result.metrics,
+            robustness=result.robustness,
         )
-    wide = metric_table.pivot(index="strategy", columns="metric", values="value")
+    wide = result.wide_metrics()
     return MaterializeResult(
         metadata={
             "backtest_id": context.run_id,
             "training_id": training["training_id"],
             "strategies": len(wide),
-            "out_of_sample_range": f"{span[0]}..{span[1]}",
+            "out_of_sample_range": f"{result.first_date}..{result.last_date}",
             "fee_bps": config.fee_bps,
             "slippage_bps": config.slippage_bps,
             "key_metrics": MetadataValue.md(metrics_markdown(wide)),
@@ -191,13 +149,27 @@ def backtests(
 
 
 class ReportConfig(Config):
-    """Where reports go (default ``data/reports``) and whether to attach them to MLflow."""
+    """Where reports go and whether to attach them to MLflow."""
 
-    reports_dir: str = ""
-    attach_to_mlflow: bool = True
+    reports_dir: str = Field(
+        default="",
+        description="Folder the report is written to (its 'latest' subfolder); "
+        "empty = data/reports under the data directory.",
+    )
+    attach_to_mlflow: bool = Field(
+        default=True,
+        description="Log report.html and equity.png to the MLflow run of every model version "
+        "the report judges (artifact path backtest_report).",
+    )
 
 
-@asset(deps=[backtests], group_name="backtest", kinds={"html", "mlflow"})
+@asset(
+    deps=[backtests],
+    automation_condition=ON_UPSTREAM_UPDATE,
+    freshness_policy=REPORT_FRESHNESS,
+    group_name="backtest",
+    kinds={"html", "mlflow"},
+)
 def backtest_report(
     context: AssetExecutionContext,
     config: ReportConfig,
@@ -209,100 +181,37 @@ def backtest_report(
         backtest_id = latest_backtest_id(con)
         if backtest_id is None:
             raise Failure("no backtest yet: materialize backtests first")
-        run = con.execute("SELECT * FROM backtest_runs WHERE backtest_id = ?", [backtest_id]).df()
-        equity = con.execute(
-            "SELECT strategy, date, equity FROM backtest_equity WHERE backtest_id = ?",
-            [backtest_id],
-        ).df()
-        metrics = con.execute(
-            "SELECT strategy, model, model_versions, metric, value FROM backtest_metrics "
-            "WHERE backtest_id = ?",
-            [backtest_id],
-        ).df()
-        robust = con.execute(
-            "SELECT * FROM backtest_robustness WHERE backtest_id = ?", [backtest_id]
-        ).df()
-        versions = con.execute(
-            "SELECT model, model_version, mlflow_run_id, test_start FROM model_versions "
-            'WHERE training_id = ? ORDER BY model, "window"',
-            [run["training_id"].iloc[0]],
-        ).df()
-        training = con.execute(
-            "SELECT * FROM trainings WHERE training_id = ?", [run["training_id"].iloc[0]]
-        ).df()
-        sources = con.execute("SELECT path, sha256 FROM raw_files ORDER BY path").df()
-        benchmark = load_benchmark(con)
-    equity["date"] = pd.to_datetime(equity["date"]).astype("datetime64[ns]")
-    wide_equity = equity.pivot(index="date", columns="strategy", values="equity")
-    wide_metrics = metrics.pivot(index="strategy", columns="metric", values="value")
-    costs = robust[robust["analysis"] == "cost_sensitivity"].pivot(
-        index="param", columns="strategy", values="point"
-    )
-    costs.index = costs.index.rename("fee_bps")
-    monte = robust[robust["analysis"] == "bootstrap"].rename(columns={"param": "level"})
-    monte = monte[["strategy", "metric", "point", "lower", "upper", "level"]]
-
-    def day(value) -> str:  # DuckDB dates come back as pandas Timestamps
-        return pd.Timestamp(value).date().isoformat()
-
-    first, last = day(run["first_date"].iloc[0]), day(run["last_date"].iloc[0])
-    lineage = {
-        "backtest run (Dagster)": backtest_id,
-        "report run (Dagster)": context.run_id,
-        "training run (Dagster)": str(run["training_id"].iloc[0]),
-        "training data range": (
-            f"{day(training['data_start'].iloc[0])}..{day(training['data_end'].iloc[0])}"
-        ),
-        "out-of-sample range": f"{first}..{last}",
-        "partitions (trading days)": f"{first}..{last}",
-        "tickers": ", ".join(training["tickers"].iloc[0]),
-        "fees": f"{run['fee_bps'].iloc[0]} bps + {run['slippage_bps'].iloc[0]} bps slippage",
-        "raw files": f"{len(sources)} files in data/raw (see the raw_files table)",
-    }
-    for row in versions.itertuples():
-        lineage[f"{row.model} from {day(row.test_start)}"] = (
-            f"{row.model_version} (MLflow run {row.mlflow_run_id})"
-        )
+        record = load_backtest_record(con, backtest_id)
+    inputs = report_inputs(record, context.run_id)
     out_dir = Path(config.reports_dir) if config.reports_dir else data_dir() / "reports"
-    files = render_report(
-        ReportInputs(
-            title="quant_assets: out-of-sample backtest of every model and baseline",
-            equity=wide_equity,
-            benchmark=benchmark if len(benchmark) else None,
-            metrics=wide_metrics,
-            cost_sensitivity=costs,
-            monte_carlo=monte,
-            lineage=lineage,
-            notes=[
-                "Every position comes from a model version that had not seen its date "
-                "(walk-forward test blocks); in-sample dates are never shown.",
-            ],
-        ),
-        out_dir / "latest",
-    )
-    attached = 0
-    if config.attach_to_mlflow:
-        client = mlflow.tracker().client
-        for run_id in versions["mlflow_run_id"].dropna().unique():
-            client.log_artifact(run_id, str(files.html), artifact_path="backtest_report")
-            client.log_artifact(run_id, str(files.equity_png), artifact_path="backtest_report")
-            attached += 1
+    files = render_report(inputs, out_dir / "latest")
+    run_ids = record.mlflow_run_ids() if config.attach_to_mlflow else []
+    _attach_to_mlflow(mlflow, run_ids, files)
     png = base64.b64encode(files.equity_png.read_bytes()).decode()
     return MaterializeResult(
         metadata={
             "report": MetadataValue.path(str(files.html)),
             "report_url": MetadataValue.url(files.html.resolve().as_uri()),
-            "key_metrics": MetadataValue.md(metrics_markdown(wide_metrics)),
+            "key_metrics": MetadataValue.md(metrics_markdown(inputs.metrics)),
             "equity_curves": MetadataValue.md(f"![equity curves](data:image/png;base64,{png})"),
-            "strategies": len(wide_metrics),
+            "strategies": len(inputs.metrics),
             "backtest_id": backtest_id,
-            "training_id": str(run["training_id"].iloc[0]),
-            "out_of_sample_range": f"{first}..{last}",
-            "model_versions": MetadataValue.md(versions.to_markdown(index=False)),
-            "mlflow_runs_with_report": attached,
-            "lineage": MetadataValue.json({k: str(v) for k, v in lineage.items()}),
+            "training_id": record.training_id,
+            "out_of_sample_range": record.out_of_sample_range,
+            "model_versions": MetadataValue.md(record.versions.to_markdown(index=False)),
+            "mlflow_runs_with_report": len(run_ids),
+            "lineage": MetadataValue.json({k: str(v) for k, v in inputs.lineage.items()}),
         }
     )
+
+
+def _attach_to_mlflow(mlflow: MLflowResource, run_ids: list[str], files: ReportFiles) -> None:
+    if not run_ids:
+        return
+    client = mlflow.tracker().client
+    for run_id in run_ids:
+        client.log_artifact(run_id, str(files.html), artifact_path="backtest_report")
+        client.log_artifact(run_id, str(files.equity_png), artifact_path="backtest_report")
 
 
 @asset_check(
@@ -315,14 +224,16 @@ def out_of_sample_only(warehouse: Warehouse) -> AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         training = latest_training(con)
         leaks = (
-            _out_of_sample_violations(con, training["training_id"])
+            out_of_sample_violations(con, training["training_id"])
             if training is not None
             else pd.DataFrame()
         )
     metadata = {"violations": len(leaks)}
     if len(leaks):
         metadata["examples"] = MetadataValue.md(leaks.to_markdown(index=False))
-    return AssetCheckResult(passed=leaks.empty, metadata=metadata)
+    return AssetCheckResult(
+        passed=leaks.empty, severity=AssetCheckSeverity.ERROR, metadata=metadata
+    )
 
 
 backtest_checks = [out_of_sample_only]

@@ -10,7 +10,6 @@ dates) and writes only its own days.
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
 
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
@@ -20,58 +19,104 @@ from dagster import (
     MetadataValue,
     asset,
 )
+from pydantic import Field, field_validator
 
+from quant_assets.assets.factors import ON_UPSTREAM_UPDATE
 from quant_assets.assets.models import predictions
-from quant_assets.models.returns import long_from_wide
 from quant_assets.partitions import trading_day_partitions, trading_day_window
-from quant_assets.portfolio import PortfolioConfig, build_weights
+from quant_assets.portfolio import METHODS, REBALANCE_FREQUENCIES
+from quant_assets.portfolio.strategies import strategy_configs, strategy_weights
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.backtests import replace_weights
 from quant_assets.warehouse.models import load_closes, load_predictions
 
+SIZING_METHODS = [m for m in METHODS if m != "black_litterman"]
+
 
 class TargetWeightsConfig(Config):
-    """Sizing of every strategy; see :class:`quant_assets.portfolio.PortfolioConfig`."""
+    """Sizing of every strategy; see :class:`quant_assets.portfolio.PortfolioConfig`.
 
-    methods: list[str] = ["vol_target"]
-    black_litterman_models: list[str] = ["mlp", "lstm", "tft"]
-    target_vol: float = 0.15
-    max_weight: float = 0.25
-    max_gross: float = 1.5
-    max_net: float = 1.0
-    long_only: bool = False
-    rebalance: str = "weekly"
-    no_trade_band: float = 0.01
+    Weights are fractions of equity (0.25 = 25 % of the book long in one ticker).
+    """
 
-
-def strategy_configs(config: TargetWeightsConfig, models: list[str]) -> dict[str, tuple]:
-    """``{strategy: (model, PortfolioConfig)}`` for the models that have predictions."""
-    limits = dict(
-        target_vol=config.target_vol,
-        max_weight=config.max_weight,
-        max_gross=config.max_gross,
-        max_net=config.max_net,
-        long_only=config.long_only,
-        rebalance=config.rebalance,
-        no_trade_band=config.no_trade_band,
+    methods: list[str] = Field(
+        default=["vol_target"],
+        description=f"Sizing methods applied to every model's positions, any of {SIZING_METHODS}.",
     )
-    out = {}
-    for model in models:
-        for method in config.methods:
-            out[f"{model}:{method}"] = (model, PortfolioConfig(method=method, **limits))
-        if model in config.black_litterman_models:
-            bl = {**limits, "rebalance": "monthly"}
-            out[f"{model}:black_litterman"] = (
-                model,
-                PortfolioConfig(method="black_litterman", **bl),
-            )
-    return out
+    black_litterman_models: list[str] = Field(
+        default=["mlp", "lstm", "tft"],
+        description=(
+            "Models that also get a Black-Litterman strategy (their positions as views on an "
+            "equal-weight prior, rebalanced monthly); [] = none."
+        ),
+    )
+    target_vol: float = Field(
+        default=0.15,
+        gt=0.0,
+        le=2.0,
+        description="Volatility target of vol_target, as an annualised fraction (0.15 = 15 %).",
+    )
+    max_weight: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=10.0,
+        description="Cap on |weight| of one ticker, as a fraction of equity.",
+    )
+    max_gross: float = Field(
+        default=1.5,
+        gt=0.0,
+        le=10.0,
+        description="Cap on the sum of |weights| per day (gross leverage), fraction of equity.",
+    )
+    max_net: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=10.0,
+        description="Cap on |sum of weights| per day (net exposure), fraction of equity.",
+    )
+    long_only: bool = Field(default=False, description="Clip short weights to zero.")
+    rebalance: str = Field(
+        default="weekly",
+        description=f"When targets become orders, one of {list(REBALANCE_FREQUENCIES)} "
+        "(weekly/monthly: the first trading day of each week/month).",
+    )
+    no_trade_band: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A ticker trades only where its target moved more than this from the last order, "
+            "as a fraction of equity (0.01 = 1 %); 0 = trade every target."
+        ),
+    )
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: list[str]) -> list[str]:
+        return _subset_of(methods, SIZING_METHODS)
+
+    @field_validator("rebalance")
+    @classmethod
+    def _known_frequency(cls, rebalance: str) -> str:
+        return _subset_of([rebalance], list(REBALANCE_FREQUENCIES))[0]
+
+    def limits(self) -> dict:
+        """The PortfolioConfig fields shared by every strategy."""
+        return self.model_dump(exclude={"methods", "black_litterman_models"})
+
+
+def _subset_of(values: list[str], allowed: list[str]) -> list[str]:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {unknown}: choose from {allowed}")
+    return values
 
 
 @asset(
     deps=[predictions],
     partitions_def=trading_day_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=ON_UPSTREAM_UPDATE,
     group_name="portfolio",
     pool="warehouse",
     kinds={"duckdb", "skfolio"},
@@ -86,44 +131,21 @@ def target_weights(
         closes = load_closes(con, end)
     if preds.empty:
         raise Failure("no predictions: materialize trained_models and predictions first")
-
-    frames, summary = [], []
-    for strategy, (model, portfolio) in strategy_configs(
-        config, sorted(preds["model"].unique())
-    ).items():
-        rows = preds[preds["model"] == model]
-        signals = rows.pivot(index="date", columns="ticker", values="position")
-        signals = signals.reindex(columns=[t for t in signals.columns if t in closes.columns])
-        prices = closes.loc[:, signals.columns]
-        orders = build_weights(signals, prices, portfolio)
-        window = orders.loc[
-            (orders.index >= pd.Timestamp(start)) & (orders.index <= pd.Timestamp(end))
-        ]
-        long = long_from_wide(window, "weight")
-        versions = rows[["date", "ticker", "model_version"]]
-        long = long.merge(versions, on=["date", "ticker"], how="left")
-        long["model_version"] = long["model_version"].fillna(f"{model}:unversioned")
-        frames.append(long.assign(strategy=strategy, model=model))
-        gross = window.abs().sum(axis=1)
-        summary.append(
-            {
-                "strategy": strategy,
-                "method": portfolio.method,
-                "orders": len(long),
-                "order_dates": int(window.notna().any(axis=1).sum()),
-                "max_gross": float(gross.max()) if len(gross) else 0.0,
-            }
-        )
-    weights = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    strategies = strategy_configs(
+        sorted(preds["model"].unique()),
+        config.methods,
+        config.black_litterman_models,
+        config.limits(),
+    )
+    weights, summary = strategy_weights(preds, closes, strategies, start, end)
     with warehouse.transaction() as con:
         deleted, inserted = replace_weights(con, weights, start, end)
-    table = pd.DataFrame(summary)
     return MaterializeResult(
         metadata={
             "window": f"{start}..{end}",
             "strategies": len(summary),
             "rows_written": inserted,
             "rows_replaced": deleted,
-            "strategy_summary": MetadataValue.md(table.to_markdown(index=False, floatfmt=".3f")),
+            "strategy_summary": MetadataValue.md(summary.to_markdown(index=False, floatfmt=".3f")),
         }
     )

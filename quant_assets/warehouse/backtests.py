@@ -142,3 +142,29 @@ def latest_backtest_id(con: duckdb.DuckDBPyConnection) -> str | None:
         "SELECT backtest_id FROM backtest_runs ORDER BY created_at DESC LIMIT 1"
     ).fetchone()
     return None if row is None else row[0]
+
+
+def load_weights(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stored order, long: ``strategy, model, model_version, ticker, date, weight``."""
+    return con.execute(
+        "SELECT strategy, model, model_version, ticker, date, weight FROM weights"
+    ).df()
+
+
+def out_of_sample_violations(
+    con: duckdb.DuckDBPyConnection, training_id: str, limit: int = 20
+) -> pd.DataFrame:
+    """Up to ``limit`` predictions of ``training_id`` dated outside their model version's test
+    block (``model, model_version, date``); there must be none."""
+    return con.execute(
+        """
+        SELECT p.model, p.model_version, p.date FROM predictions p
+        LEFT JOIN model_versions v
+          ON v.training_id = p.training_id AND v.model = p.model
+         AND v.model_version = p.model_version
+         AND p.date >= v.test_start AND (v.test_end IS NULL OR p.date <= v.test_end)
+        WHERE p.training_id = ? AND v.model IS NULL
+        LIMIT ?
+        """,
+        [training_id, limit],
+    ).df()

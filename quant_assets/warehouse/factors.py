@@ -238,3 +238,36 @@ def duplicate_factor_rows(
         "GROUP BY ticker, date, factor HAVING count(*) > 1)",
         {"start": start, "end": end},
     ).fetchone()[0]
+
+
+def malformed_factor_values(
+    con: duckdb.DuckDBPyConnection,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    limit: int = 20,
+) -> tuple[int, pd.DataFrame]:
+    """Rows dated ``start..end`` (open ends) that break the table's contract, and examples.
+
+    A value must be finite, name a factor of ``factor_definitions`` and belong to a price bar
+    (``prices`` holds its ticker and date): a value without a bar was computed from rows that
+    are gone, or written by something other than the factor run. Returns ``(count, examples)``
+    with at most ``limit`` example rows (``ticker, date, factor, value, problem``).
+    """
+    params = {"start": start, "end": end}
+    bad = """
+        FROM factor_values v
+        LEFT JOIN factor_definitions d ON d.name = v.factor
+        LEFT JOIN prices p ON p.ticker = v.ticker AND p.date = v.date
+        WHERE ($start IS NULL OR v.date >= $start) AND ($end IS NULL OR v.date <= $end)
+          AND (NOT isfinite(v.value) OR d.name IS NULL OR p.ticker IS NULL)
+    """
+    count = con.execute(f"SELECT count(*) {bad}", params).fetchone()[0]
+    examples = con.execute(
+        "SELECT v.ticker, v.date, v.factor, v.value, CASE "
+        "WHEN NOT isfinite(v.value) THEN 'non-finite value' "
+        "WHEN d.name IS NULL THEN 'factor not in factor_definitions' "
+        f"ELSE 'no price bar for its ticker and date' END AS problem {bad} "
+        f"ORDER BY v.date DESC, v.ticker, v.factor LIMIT {int(limit)}",
+        params,
+    ).df()
+    return int(count), examples
