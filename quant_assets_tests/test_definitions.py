@@ -37,5 +37,6 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
         "duplicate_price_keys",
         "coverage_not_collapsing",
         "one_value_per_key",
+        "values_match_prices_and_registry",
         "out_of_sample_only",
     }
