@@ -132,8 +132,8 @@ class Settings(BaseModel):
     dagster_home: Path | None = Field(
         default=None,
         alias=DAGSTER_HOME_ENV,
-        description="The Dagster instance folder (runs, event logs, sensor cursors); unset: "
-        "an ephemeral instance. `make` sets it to dagster_home/.",
+        description="Dagster's instance folder (runs, event logs, sensor cursors), read by "
+        "Dagster itself; `make` sets it to dagster_home/, and quant-assets needs it set.",
     )
 
     @field_validator("data_dir", "dagster_home")
