@@ -14,7 +14,9 @@ Heavy imports (Dagster definitions, torch) happen inside the commands, so ``--he
 
 from __future__ import annotations
 
+import contextlib
 import webbrowser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +47,9 @@ def run(
         str | None,
         typer.Option(help="First trading day (YYYY-MM-DD) of factors, predictions, weights."),
     ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last trading day (YYYY-MM-DD); default the newest.")
+    ] = None,
     models: Annotated[
         list[str] | None,
         typer.Option(help="Model kinds to train, e.g. mlp,ridge,tsmom; default every kind."),
@@ -55,21 +60,39 @@ def run(
     from quant_assets.cli.dagster_runs import open_instance, resources
     from quant_assets.cli.status import print_warehouse
 
+    options = pipeline.RunOptions(
+        tickers=tuple(_names(tickers, upper=True)),
+        start=start,
+        end=end,
+        models=tuple(_names(models)),
+    )
     console = Console(highlight=False, markup=False)
     res = resources()
-    with open_instance() as instance:
+    with open_instance() as instance, _exit_on_failure():
         clock = pipeline.StageClock(pipeline.new_progress(console))
         try:
             with clock.progress:
-                chosen = pipeline.ingest_stages(clock, instance, res, _names(tickers, upper=True))
-                if tickers:
-                    pipeline.warn_wider_universe(console, res, chosen)
-                report = pipeline.model_stages(clock, instance, res, start, _names(models))
+                summary = pipeline.run_pipeline(instance, res, options, clock)
         finally:
             console.print(clock.table())
     print_warehouse(console, res["warehouse"])
-    console.print(f"\nThe backtest report: {report}")
+    console.print(f"\nThe backtest report: {summary.report}")
     console.print("The Dagster UI: `make ui` (http://127.0.0.1:3000); MLflow: `make mlflow`.")
+
+
+@contextlib.contextmanager
+def _exit_on_failure() -> Iterator[None]:
+    """A refused option exits 2, a failed run 1, each with its message on stderr."""
+    from quant_assets.cli.dagster_runs import BadOption, RunFailed
+
+    try:
+        yield
+    except BadOption as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except RunFailed as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -121,7 +144,7 @@ def report(
     from quant_assets.cli.dagster_runs import open_instance, resources
     from quant_assets.cli.pipeline import build_report
 
-    with open_instance() as instance:
+    with open_instance() as instance, _exit_on_failure():
         path = build_report(instance, resources())
     typer.echo(str(path))
     if open_:

@@ -15,6 +15,15 @@ import typer
 
 from quant_assets.settings import DAGSTER_HOME_ENV, Settings, SettingsError, load_settings
 
+
+class RunFailed(RuntimeError):
+    """A Dagster run of the command failed; the message names the run and its first error."""
+
+
+class BadOption(ValueError):
+    """An option the command cannot honour (unknown ticker, day outside the partitions...)."""
+
+
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 

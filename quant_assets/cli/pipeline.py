@@ -24,12 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quant_assets.cli.dagster_runs import failure_message, materialize_assets, register_tickers
+from quant_assets.cli.dagster_runs import (
+    BadOption,
+    RunFailed,
+    failure_message,
+    materialize_assets,
+    register_tickers,
+)
 from quant_assets.ingest.seed import BENCHMARK_TICKER, seed_default_data
 from quant_assets.partitions import (
     RANGE_END,
@@ -79,25 +84,23 @@ def new_progress(console: Console) -> Progress:
     )
 
 
-def run_or_exit(instance, resources: dict[str, Any], assets: list, tags: dict, ops=None) -> None:
-    """One run; on failure, exit 1 naming the run and its first error."""
+def run_or_raise(instance, resources: dict[str, Any], assets: list, tags: dict, ops=None):
+    """One run; on failure, :class:`RunFailed` naming the run and its first error."""
     result = materialize_assets(instance, resources, assets, tags, ops)
     if not result.success:
-        typer.echo(f"run {result.run_id} failed: {failure_message(result)}", err=True)
-        raise typer.Exit(1)
+        raise RunFailed(f"run {result.run_id} failed: {failure_message(result)}")
+    return result
 
 
 def chosen_tickers(known: list[str], wanted: list[str]) -> list[str]:
     """``wanted`` (all of ``known`` when empty) plus the benchmark, in partition order."""
     if not known:
-        typer.echo("error: no tickers: the raw folder holds no readable price file", err=True)
-        raise typer.Exit(1)
+        raise BadOption("no tickers: the raw folder holds no readable price file")
     if not wanted:
         return known
     unknown = sorted(set(wanted) - set(known))
     if unknown:
-        typer.echo(f"error: no price file holds {unknown}; known tickers: {known}", err=True)
-        raise typer.Exit(2)
+        raise BadOption(f"no price file holds {unknown}; the tickers are {known}")
     chosen = set(wanted) | ({BENCHMARK_TICKER} & set(known))
     return [t for t in known if t in chosen]
 
@@ -110,56 +113,90 @@ def partition_blocks(chosen: list[str], known: list[str]) -> list[tuple[str, str
     return [(known[block[0]], known[block[-1]]) for block in blocks]
 
 
-def trading_days(start: str | None) -> dict[str, str]:
-    """The range tags of every trading-day partition from ``start`` (default: the first)."""
+def trading_days(start: str | None = None, end: str | None = None) -> dict[str, str]:
+    """The range tags of the trading-day partitions from ``start`` to ``end`` (default: all)."""
     days = trading_day_partitions.get_partition_keys()
-    if start is not None and not days[0] <= start <= days[-1]:
-        typer.echo(f"error: --start {start} is outside the partitions {days[0]}..{days[-1]}")
-        raise typer.Exit(2)
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and not days[0] <= day <= days[-1]:
+            raise BadOption(f"--{name} {day} is outside the partitions {days[0]}..{days[-1]}")
     first = days[bisect.bisect_left(days, start)] if start else days[0]
-    return {RANGE_START: first, RANGE_END: days[-1]}
+    last = days[bisect.bisect_right(days, end) - 1] if end else days[-1]
+    if first > last:
+        raise BadOption(f"no trading day from {start} to {end}")
+    return {RANGE_START: first, RANGE_END: last}
 
 
-def models_config(trained_models, models: list[str]) -> dict[str, Any]:
-    """``trained_models`` run config training only ``models`` (every default kind when empty)."""
+def models_config(trained_models, models: tuple[str, ...], extra: dict[str, Any]) -> dict:
+    """``trained_models`` run config: ``extra`` fields, training only ``models`` if given.
+
+    The kinds are the defaults of the asset's own config (networks, forecasters, rules).
+    """
     fields = trained_models.op.config_schema.config_type.fields
     kinds = {group: list(fields[group].default_value) for group in MODEL_GROUPS}
-    if not models:
-        return {}
     unknown = sorted(set(models) - {k for group in kinds.values() for k in group})
     if unknown:
-        typer.echo(f"error: unknown model kinds {unknown}; the kinds are {kinds}", err=True)
-        raise typer.Exit(2)
+        raise BadOption(f"unknown model kinds {unknown}; the kinds are {kinds}")
     chosen = {group: [k for k in names if k in models] for group, names in kinds.items()}
-    return {"trained_models": {"config": chosen}}
+    config = {**extra, **(chosen if models else {})}
+    return {"trained_models": {"config": config}} if config else {}
 
 
-def ingest_stages(clock: StageClock, instance, resources: dict[str, Any], tickers: list[str]):
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``quant-assets run`` materializes.
+
+    ``tickers``: only these (plus the benchmark), default all; ``start`` / ``end``: the trading
+    days of the date-partitioned assets, default every partition; ``models``: the kinds
+    trained, default all; ``seed_default_data``: write the embedded default data into the raw
+    folder first; ``trained_models_config``: further ``trained_models`` config fields (e.g.
+    ``max_epochs``), as in the launchpad.
+    """
+
+    tickers: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    models: tuple[str, ...] = ()
+    seed_default_data: bool = True
+    trained_models_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a pipeline run built: the tickers ingested and the report's path."""
+
+    tickers: list[str]
+    report: Path
+
+
+def ingest_stages(clock: StageClock, instance, resources: dict[str, Any], options: RunOptions):
     """Seed the default data, register tickers, ingest the chosen ones (and FMP bars)."""
     from quant_assets.definitions import fmp_daily_bars, price_files, prices
 
-    with clock.stage("seed default data"):
-        report = seed_default_data(resources["raw_files"].root_path)
-    for path in report.left_alone:
-        clock.progress.console.print(f"left alone (differs from the default): {path}")
+    say = clock.progress.console.print
+    if options.seed_default_data:
+        with clock.stage("seed default data"):
+            report = seed_default_data(resources["raw_files"].root_path)
+        for path in report.left_alone:
+            say(f"left alone (differs from the default, never overwritten): {path}")
     with clock.stage("register tickers (raw-file sensor)"):
         register_tickers(instance, resources)
     known = instance.get_dynamic_partitions(ticker_partitions.name)
-    chosen = chosen_tickers(known, tickers)
-    with clock.stage(f"price_files, prices ({len(chosen)} tickers)"):
+    chosen = chosen_tickers(known, list(options.tickers))
+    say(f"ticker partitions: {len(known)}; ingesting {len(chosen)}")
+    with clock.stage("price_files, prices"):
         for first, last in partition_blocks(chosen, known):
-            run_or_exit(
-                instance, resources, [price_files, prices], {RANGE_START: first, RANGE_END: last}
-            )
+            tags = {RANGE_START: first, RANGE_END: last}
+            run_or_raise(instance, resources, [price_files, prices], tags)
     if FMPClient.has_api_key():
         with clock.stage("fmp_daily_bars, prices"):
-            run_or_exit(instance, resources, [fmp_daily_bars, prices], trading_days(None))
+            days = trading_days(options.start, options.end)
+            run_or_raise(instance, resources, [fmp_daily_bars, prices], days)
     else:
-        clock.progress.console.print("fmp_daily_bars skipped: FMP_API_KEY is not set")
+        say("fmp_daily_bars skipped: FMP_API_KEY is not set (export it to fetch FMP bars)")
     return chosen
 
 
-def model_stages(clock: StageClock, instance, resources: dict[str, Any], start, models) -> Path:
+def model_stages(clock: StageClock, instance, resources: dict[str, Any], options: RunOptions):
     """Factors, models, predictions, weights, backtests and the report; the report's path."""
     from quant_assets.definitions import (
         backtests,
@@ -169,8 +206,8 @@ def model_stages(clock: StageClock, instance, resources: dict[str, Any], start, 
         trained_models,
     )
 
-    days = trading_days(start)
-    ops = models_config(trained_models, models)
+    days = trading_days(options.start, options.end)
+    ops = models_config(trained_models, options.models, options.trained_models_config)
     for asset, tags, config in [
         (factor_values, days, None),
         (trained_models, {}, ops),
@@ -179,19 +216,30 @@ def model_stages(clock: StageClock, instance, resources: dict[str, Any], start, 
         (backtests, {}, None),
     ]:
         with clock.stage(asset.key.to_user_string()):
-            run_or_exit(instance, resources, [asset], tags, config)
+            run_or_raise(instance, resources, [asset], tags, config)
     with clock.stage("backtest_report"):
         return build_report(instance, resources)
+
+
+def run_pipeline(
+    instance, resources: dict[str, Any], options: RunOptions, clock: StageClock
+) -> RunSummary:
+    """Every stage in order, each timed on ``clock``; raises :class:`RunFailed` on a failed run.
+
+    Options are checked (:class:`BadOption`) before the first model stage runs.
+    """
+    trading_days(options.start, options.end)
+    chosen = ingest_stages(clock, instance, resources, options)
+    if options.tickers:
+        warn_wider_universe(clock.progress.console, resources, chosen)
+    return RunSummary(chosen, model_stages(clock, instance, resources, options))
 
 
 def build_report(instance, resources: dict[str, Any]) -> Path:
     """Materialize ``backtest_report``; the path of the HTML file it wrote."""
     from quant_assets.definitions import backtest_report
 
-    result = materialize_assets(instance, resources, [backtest_report], {})
-    if not result.success:
-        typer.echo(f"run {result.run_id} failed: {failure_message(result)}", err=True)
-        raise typer.Exit(1)
+    result = run_or_raise(instance, resources, [backtest_report], {})
     [materialization] = result.asset_materializations_for_node("backtest_report")
     return Path(materialization.metadata["report"].path)
 
