@@ -226,9 +226,12 @@ def run_pipeline(
 ) -> RunSummary:
     """Every stage in order, each timed on ``clock``; raises :class:`RunFailed` on a failed run.
 
-    Options are checked (:class:`BadOption`) before the first model stage runs.
+    The days and model kinds are checked (:class:`BadOption`) before anything runs.
     """
+    from quant_assets.definitions import trained_models
+
     trading_days(options.start, options.end)
+    models_config(trained_models, options.models, options.trained_models_config)
     chosen = ingest_stages(clock, instance, resources, options)
     if options.tickers:
         warn_wider_universe(clock.progress.console, resources, chosen)

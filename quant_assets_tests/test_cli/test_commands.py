@@ -7,11 +7,11 @@ import sys
 
 import duckdb
 import pytest
-import typer
 from dagster import AssetKey, DagsterInstance
 from typer.testing import CliRunner
 
 from quant_assets.cli import app
+from quant_assets.cli.dagster_runs import BadOption
 from quant_assets.cli.pipeline import chosen_tickers, partition_blocks
 from quant_assets_tests.conftest import REPO_ROOT
 from quant_assets_tests.dagster_project import write_real_ticker_files
@@ -161,6 +161,11 @@ def test_chosen_tickers_add_the_benchmark_and_refuse_unknown_ones():
     known = ["AAPL", "AOS", "SP500", "XOM"]
     assert chosen_tickers(known, []) == known
     assert chosen_tickers(known, ["XOM", "AAPL"]) == ["AAPL", "SP500", "XOM"]
-    with pytest.raises(typer.Exit) as refused:
+    with pytest.raises(BadOption, match=r"no price file holds \['NOPE'\]"):
         chosen_tickers(known, ["NOPE"])
-    assert refused.value.exit_code == 2
+
+
+def test_run_refuses_an_unknown_model_kind_before_any_run(home):
+    result = CliRunner().invoke(app, ["run", "--models", "mlp,nonsense", "--start", "2013-02-08"])
+    assert result.exit_code == 2
+    assert "unknown model kinds ['nonsense']" in result.output
