@@ -7,8 +7,8 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 
 .PHONY: run test install ui ui-test mlflow lint bench clean-data
 
-run: $(STAMP) ## set up, seed the default data, materialize every asset
-	$(PY) -m quant_assets.cli run
+run: $(STAMP) ## set up, seed the default data, materialize every asset (quant-assets run)
+	$(VENV)/bin/quant-assets run
 
 test: $(STAMP) ## the whole test suite
 	$(PY) -m pytest

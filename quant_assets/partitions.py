@@ -8,12 +8,14 @@ recommends, while each dimension alone stays in the thousands.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from dagster import DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
 
+from quant_assets.settings import HISTORY_START_ENV, read_setting
+
 EXCHANGE_TIMEZONE = "America/New_York"
-HISTORY_START = os.environ.get("QUANT_ASSETS_HISTORY_START", "1990-01-01")
+# Read once: Dagster needs one fixed partitions definition per code location load.
+HISTORY_START = read_setting(HISTORY_START_ENV).isoformat()
 
 # Run tags that make one run cover a range of partitions (how single-run backfills work).
 RANGE_START = "dagster/asset_partition_range_start"

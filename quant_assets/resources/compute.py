@@ -53,10 +53,14 @@ class ComputeResource(ConfigurableResource):
     """
 
     device: str = Field(
-        default="auto", description="Torch device: 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        default="auto",
+        description="Torch device training and inference run on: 'auto' (the current GPU when "
+        "there is one, else CPU), 'cpu', 'cuda' or 'cuda:N'; checked when a run starts.",
     )
     allow_mixed_precision: bool = Field(
-        default=True, description="Use float16 autocast on CUDA (never on CPU)."
+        default=True,
+        description="Train with float16 autocast and a gradient scaler on a CUDA device; CPU "
+        "training always runs in float32.",
     )
 
     def setup_for_execution(self, context: Any) -> None:

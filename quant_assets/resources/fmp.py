@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
-import os
 import random
 import re
 import threading
@@ -33,11 +32,13 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import requests
 from dagster import ConfigurableResource
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
+
+from quant_assets.settings import FMP_API_KEY_ENV as API_KEY_ENV
+from quant_assets.settings import fmp_api_key
 
 logger = logging.getLogger(__name__)
 
-API_KEY_ENV = "FMP_API_KEY"
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,15}$")
 RATE_WINDOW_S = 60.0
 REDACTED = "***"
@@ -235,13 +236,46 @@ class FMPClient(ConfigurableResource):
         HTTP attempts allowed per rolling 60 s on this resource instance; 0 disables the limit.
     """
 
-    base_url: str = "https://financialmodelingprep.com"
-    api_version: Literal["stable", "v3"] = "stable"
-    timeout_s: float = 30.0
-    max_retries: int = 5
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 60.0
-    requests_per_minute: int = 300
+    base_url: str = Field(
+        default="https://financialmodelingprep.com",
+        min_length=1,
+        description="Scheme and host of the FMP API, without a path (tests point it at a "
+        "local server).",
+    )
+    api_version: Literal["stable", "v3"] = Field(
+        default="stable",
+        description="FMP endpoint and payload layout: 'stable' (historical-price-eod/full) or "
+        "'v3' (legacy historical-price-full).",
+    )
+    timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Connect and read timeout per HTTP attempt, seconds.",
+    )
+    max_retries: int = Field(
+        default=5,
+        ge=0,
+        le=20,
+        description="Retries after the first attempt on HTTP 429, 5xx, connection errors and "
+        "timeouts (count).",
+    )
+    backoff_base_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="First retry wait, seconds; retry n waits base * 2**n (with jitter).",
+    )
+    backoff_max_s: float = Field(
+        default=60.0, ge=0, le=3600, description="Longest wait between retries, seconds."
+    )
+    requests_per_minute: int = Field(
+        default=300,
+        ge=0,
+        le=100_000,
+        description="HTTP attempts per rolling 60 s on this resource (requests/minute); 0 "
+        "disables the client-side limit.",
+    )
 
     # Tests replace _sleep and _clock to record waits instead of waiting.
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
@@ -253,7 +287,7 @@ class FMPClient(ConfigurableResource):
     @classmethod
     def has_api_key(cls) -> bool:
         """Whether ``FMP_API_KEY`` is set to a non-blank value."""
-        return bool(os.environ.get(API_KEY_ENV, "").strip())
+        return fmp_api_key() is not None
 
     def historical_eod(self, symbol: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         """Daily bars for ``symbol`` from ``start`` to ``end`` inclusive, as FMP sends them.
@@ -373,8 +407,8 @@ def _check_symbol(symbol: str) -> None:
 
 
 def _api_key() -> str:
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
-    if not api_key:
+    api_key = fmp_api_key()
+    if api_key is None:
         raise FMPAuthError(
             f"{API_KEY_ENV} is not set; export your Financial Modeling Prep API key to fetch prices"
         )

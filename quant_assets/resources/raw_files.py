@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from quant_assets.paths import raw_dir
 
@@ -47,7 +48,12 @@ class RawFileStore(ConfigurableResource):
         The folder scanned for ``.csv``, ``.txt`` and ``.json`` files, optionally ``.gz``.
     """
 
-    root: str = str(raw_dir())
+    root: str = Field(
+        default_factory=lambda: str(raw_dir()),
+        min_length=1,
+        description="The folder scanned for price files (.csv, .txt, .json, optionally .gz); "
+        "default <data>/raw ($QUANT_ASSETS_DATA_DIR). Only ever read.",
+    )
 
     @property
     def root_path(self) -> Path:

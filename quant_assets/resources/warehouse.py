@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from quant_assets.paths import default_warehouse_path
 from quant_assets.warehouse.schema import create_schema
@@ -41,8 +42,19 @@ class Warehouse(ConfigurableResource):
         How long a connection waits for another process's lock before giving up.
     """
 
-    path: str = str(default_warehouse_path())
-    lock_timeout_s: float = 300.0
+    path: str = Field(
+        default_factory=lambda: str(default_warehouse_path()),
+        min_length=1,
+        description="The DuckDB database file; default <data>/warehouse.duckdb "
+        "($QUANT_ASSETS_DATA_DIR). Its folder is created on demand.",
+    )
+    lock_timeout_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="Seconds a connection waits for another process's write lock before "
+        "giving up (0: fail at once).",
+    )
 
     @contextlib.contextmanager
     def connect(

@@ -9,7 +9,6 @@ to ``***``, so a URL or config pasted into a tag cannot carry the key into the M
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.resources.fmp import API_KEY_ENV, REDACTED, redact
+from quant_assets.settings import secret_value
 
 # MLflow 3 limits: param values 6000 characters, tag values 8000.
 MAX_PARAM_LENGTH = 6000
@@ -30,7 +30,7 @@ _SECRET_KEY = re.compile(r"(api_?key|secret|token|password|credential)", re.IGNO
 def redact_secrets(text: str) -> str:
     """``text`` with every secret of :data:`SECRET_ENV_VARS` and every ``apikey=`` value hidden."""
     for name in SECRET_ENV_VARS:
-        text = redact(text, os.environ.get(name, "").strip() or None)
+        text = redact(text, secret_value(name))
     return redact(text)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import os
 import re
 import threading
 import time
@@ -34,6 +33,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.file_utils import local_file_uri_to_path
 
 from quant_assets.paths import data_dir
+from quant_assets.settings import (
+    MLFLOW_REGISTRY_URI_ENV,
+    MLFLOW_TRACKING_URI_ENV,
+    preserved_environment,
+    read_setting,
+)
 from quant_assets.tracking.provenance import clean_params, clean_tags, redact_secrets
 
 try:  # POSIX only; without it, first-time store creation is not guarded across processes.
@@ -42,8 +47,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 DEFAULT_EXPERIMENT = "quant_assets"
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
+TRACKING_URI_ENV = MLFLOW_TRACKING_URI_ENV
+REGISTRY_URI_ENV = MLFLOW_REGISTRY_URI_ENV
 SQLITE_PREFIX = "sqlite:///"
 
 # MLflow's log_batch limits.
@@ -92,19 +97,14 @@ def _file_lock(path: Path) -> Iterator[None]:
 def _global_uris(tracking_uri: str, registry_uri: str) -> Iterator[None]:
     # mlflow.set_*_uri also export MLFLOW_*_URI for subprocesses; the environment is
     # therefore the faithful record of what was set before.
-    saved = {name: os.environ.get(name) for name in (TRACKING_URI_ENV, REGISTRY_URI_ENV)}
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(registry_uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved[TRACKING_URI_ENV])
-        mlflow.set_registry_uri(saved[REGISTRY_URI_ENV])
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with preserved_environment(TRACKING_URI_ENV, REGISTRY_URI_ENV) as saved:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(registry_uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(saved[TRACKING_URI_ENV])
+            mlflow.set_registry_uri(saved[REGISTRY_URI_ENV])
 
 
 class MlflowTracker:
@@ -132,9 +132,9 @@ class MlflowTracker:
         artifact_location: str | None = None,
     ) -> None:
         self.tracking_uri = (
-            tracking_uri or os.environ.get(TRACKING_URI_ENV) or default_tracking_uri()
+            tracking_uri or read_setting(TRACKING_URI_ENV) or default_tracking_uri()
         )
-        self.registry_uri = registry_uri or os.environ.get(REGISTRY_URI_ENV) or self.tracking_uri
+        self.registry_uri = registry_uri or read_setting(REGISTRY_URI_ENV) or self.tracking_uri
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location or self._default_artifact_location()
         self._client: mlflow.MlflowClient | None = None

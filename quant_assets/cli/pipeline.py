@@ -1,0 +1,258 @@
+"""``quant-assets run`` and ``quant-assets report``: the whole graph, stage by stage, timed.
+
+``run`` is what ``make run`` does after installing: it seeds the embedded default data into the
+raw folder, lets the raw-file sensor register the tickers it finds (the code path of a file
+dropped in by hand), then materializes every asset in order, partitioned ones over their whole
+range as single runs, in the Dagster instance of ``$DAGSTER_HOME`` (so they show in the UI).
+
+* ``--tickers`` ingests only those tickers' rows (plus the benchmark the backtest compares to);
+  a warehouse that already holds others keeps them, and they stay in the universe (use a fresh
+  ``QUANT_ASSETS_DATA_DIR`` for a smaller one);
+* ``--start`` is the first trading day the date-partitioned assets (factors, predictions,
+  weights) are materialized for; it cannot be before ``QUANT_ASSETS_HISTORY_START``;
+* ``--models`` the model kinds ``trained_models`` trains (networks, forecasters, rules by name).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from quant_assets.cli.dagster_runs import (
+    BadOption,
+    RunFailed,
+    failure_message,
+    materialize_assets,
+    register_tickers,
+)
+from quant_assets.ingest.seed import BENCHMARK_TICKER, seed_default_data
+from quant_assets.partitions import (
+    RANGE_END,
+    RANGE_START,
+    ticker_partitions,
+    trading_day_partitions,
+)
+from quant_assets.resources.fmp import FMPClient
+from quant_assets.warehouse.status import instrument_tickers
+
+MODEL_GROUPS = ("networks", "forecasters", "rules")
+
+
+@dataclass
+class StageClock:
+    """Times each stage of a run and shows it as a line of a rich progress display."""
+
+    progress: Progress
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        task = self.progress.add_task(name, total=None)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+            self.progress.update(task, total=1, completed=1)
+
+    def table(self) -> Table:
+        table = Table(title="Stage timings", title_justify="left", show_edge=False)
+        table.add_column("stage")
+        table.add_column("seconds", justify="right")
+        for name, seconds in self.seconds.items():
+            table.add_row(name, f"{seconds:.1f}")
+        table.add_row("total", f"{sum(self.seconds.values()):.1f}", style="bold")
+        return table
+
+
+def new_progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(finished_text="done"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def run_or_raise(instance, resources: dict[str, Any], assets: list, tags: dict, ops=None):
+    """One run; on failure, :class:`RunFailed` naming the run and its first error."""
+    result = materialize_assets(instance, resources, assets, tags, ops)
+    if not result.success:
+        raise RunFailed(f"run {result.run_id} failed: {failure_message(result)}")
+    return result
+
+
+def chosen_tickers(known: list[str], wanted: list[str]) -> list[str]:
+    """``wanted`` (all of ``known`` when empty) plus the benchmark, in partition order."""
+    if not known:
+        raise BadOption("no tickers: the raw folder holds no readable price file")
+    if not wanted:
+        return known
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise BadOption(f"no price file holds {unknown}; the tickers are {known}")
+    chosen = set(wanted) | ({BENCHMARK_TICKER} & set(known))
+    return [t for t in known if t in chosen]
+
+
+def partition_blocks(chosen: list[str], known: list[str]) -> list[tuple[str, str]]:
+    """Runs of neighbouring partitions, as (first, last): each is one run's range."""
+    ranks = sorted(known.index(t) for t in chosen)
+    groups = itertools.groupby(enumerate(ranks), key=lambda pair: pair[1] - pair[0])
+    blocks = [[rank for _, rank in group] for _, group in groups]
+    return [(known[block[0]], known[block[-1]]) for block in blocks]
+
+
+def trading_days(start: str | None = None, end: str | None = None) -> dict[str, str]:
+    """The range tags of the trading-day partitions from ``start`` to ``end`` (default: all)."""
+    days = trading_day_partitions.get_partition_keys()
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and not days[0] <= day <= days[-1]:
+            raise BadOption(f"--{name} {day} is outside the partitions {days[0]}..{days[-1]}")
+    first = days[bisect.bisect_left(days, start)] if start else days[0]
+    last = days[bisect.bisect_right(days, end) - 1] if end else days[-1]
+    if first > last:
+        raise BadOption(f"no trading day from {start} to {end}")
+    return {RANGE_START: first, RANGE_END: last}
+
+
+def models_config(trained_models, models: tuple[str, ...], extra: dict[str, Any]) -> dict:
+    """``trained_models`` run config: ``extra`` fields, training only ``models`` if given.
+
+    The kinds are the defaults of the asset's own config (networks, forecasters, rules).
+    """
+    fields = trained_models.op.config_schema.config_type.fields
+    kinds = {group: list(fields[group].default_value) for group in MODEL_GROUPS}
+    unknown = sorted(set(models) - {k for group in kinds.values() for k in group})
+    if unknown:
+        raise BadOption(f"unknown model kinds {unknown}; the kinds are {kinds}")
+    chosen = {group: [k for k in names if k in models] for group, names in kinds.items()}
+    config = {**extra, **(chosen if models else {})}
+    return {"trained_models": {"config": config}} if config else {}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``quant-assets run`` materializes.
+
+    ``tickers``: only these (plus the benchmark), default all; ``start`` / ``end``: the trading
+    days of the date-partitioned assets, default every partition; ``models``: the kinds
+    trained, default all; ``seed_default_data``: write the embedded default data into the raw
+    folder first; ``trained_models_config``: further ``trained_models`` config fields (e.g.
+    ``max_epochs``), as in the launchpad.
+    """
+
+    tickers: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    models: tuple[str, ...] = ()
+    seed_default_data: bool = True
+    trained_models_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a pipeline run built: the tickers ingested and the report's path."""
+
+    tickers: list[str]
+    report: Path
+
+
+def ingest_stages(clock: StageClock, instance, resources: dict[str, Any], options: RunOptions):
+    """Seed the default data, register tickers, ingest the chosen ones (and FMP bars)."""
+    from quant_assets.definitions import fmp_daily_bars, price_files, prices
+
+    say = clock.progress.console.print
+    if options.seed_default_data:
+        with clock.stage("seed default data"):
+            report = seed_default_data(resources["raw_files"].root_path)
+        for path in report.left_alone:
+            say(f"left alone (differs from the default, never overwritten): {path}")
+    with clock.stage("register tickers (raw-file sensor)"):
+        register_tickers(instance, resources)
+    known = instance.get_dynamic_partitions(ticker_partitions.name)
+    chosen = chosen_tickers(known, list(options.tickers))
+    say(f"ticker partitions: {len(known)}; ingesting {len(chosen)}")
+    with clock.stage("price_files, prices"):
+        for first, last in partition_blocks(chosen, known):
+            tags = {RANGE_START: first, RANGE_END: last}
+            run_or_raise(instance, resources, [price_files, prices], tags)
+    if FMPClient.has_api_key():
+        with clock.stage("fmp_daily_bars, prices"):
+            days = trading_days(options.start, options.end)
+            run_or_raise(instance, resources, [fmp_daily_bars, prices], days)
+    else:
+        say("fmp_daily_bars skipped: FMP_API_KEY is not set (export it to fetch FMP bars)")
+    return chosen
+
+
+def model_stages(clock: StageClock, instance, resources: dict[str, Any], options: RunOptions):
+    """Factors, models, predictions, weights, backtests and the report; the report's path."""
+    from quant_assets.definitions import (
+        backtests,
+        factor_values,
+        predictions,
+        target_weights,
+        trained_models,
+    )
+
+    days = trading_days(options.start, options.end)
+    ops = models_config(trained_models, options.models, options.trained_models_config)
+    for asset, tags, config in [
+        (factor_values, days, None),
+        (trained_models, {}, ops),
+        (predictions, days, None),
+        (target_weights, days, None),
+        (backtests, {}, None),
+    ]:
+        with clock.stage(asset.key.to_user_string()):
+            run_or_raise(instance, resources, [asset], tags, config)
+    with clock.stage("backtest_report"):
+        return build_report(instance, resources)
+
+
+def run_pipeline(
+    instance, resources: dict[str, Any], options: RunOptions, clock: StageClock
+) -> RunSummary:
+    """Every stage in order, each timed on ``clock``; raises :class:`RunFailed` on a failed run.
+
+    The days and model kinds are checked (:class:`BadOption`) before anything runs.
+    """
+    from quant_assets.definitions import trained_models
+
+    trading_days(options.start, options.end)
+    models_config(trained_models, options.models, options.trained_models_config)
+    chosen = ingest_stages(clock, instance, resources, options)
+    if options.tickers:
+        warn_wider_universe(clock.progress.console, resources, chosen)
+    return RunSummary(chosen, model_stages(clock, instance, resources, options))
+
+
+def build_report(instance, resources: dict[str, Any]) -> Path:
+    """Materialize ``backtest_report``; the path of the HTML file it wrote."""
+    from quant_assets.definitions import backtest_report
+
+    result = run_or_raise(instance, resources, [backtest_report], {})
+    [materialization] = result.asset_materializations_for_node("backtest_report")
+    return Path(materialization.metadata["report"].path)
+
+
+def warn_wider_universe(console: Console, resources: dict[str, Any], chosen: list[str]) -> None:
+    with resources["warehouse"].connect(read_only=True) as con:
+        others = sorted(set(instrument_tickers(con)) - set(chosen))
+    if others:
+        console.print(
+            f"note: the warehouse also holds {len(others)} other tickers ({', '.join(others[:10])}"
+            f"{' ...' if len(others) > 10 else ''}); they stay in the universe. Use a fresh "
+            "QUANT_ASSETS_DATA_DIR for a smaller one."
+        )
