@@ -2,6 +2,32 @@
 
 The table contracts mirror :mod:`quant_assets.ingest.schemas`; CHECK constraints make DuckDB
 itself refuse an impossible price even if a writer skipped validation.
+
+Provenance, revisions and corporate actions (see :mod:`quant_assets.warehouse.deliveries` and
+:mod:`quant_assets.warehouse.corporate_actions`):
+
+``delivered_prices``
+    The latest row each *feed* delivered for a (ticker, date): a feed is one price file (its
+    ``source`` path) or FMP as a whole (every ``fmp/...`` source). ``prices`` is resolved from
+    it: feeds that agree merge, a ranked feed (``source_priority``) beats a lower one, and
+    feeds that disagree without a ranking leave no price and are quarantined as
+    ``source_conflict``.
+``price_revisions``
+    Append-only history of what left ``prices``: ``old_*`` are the values superseded (or a
+    losing source's values), ``new_*`` what ``prices`` holds now (NULL when nothing).
+    ``kind`` is ``correction`` (the same feed re-delivered other values), ``retraction`` (a
+    full delivery no longer holds the row), ``source_priority`` (a higher-ranked source won)
+    or ``source_conflict`` (sources disagree; the stored row was withdrawn).
+``corporate_actions``
+    Splits and unit changes per (ticker, date, kind). ``factor`` is shares after per share
+    before: a 4:1 split is 4, a 1:10 reverse split 0.1, a cents-to-dollars unit change 100;
+    on that date the raw price divides by ``factor``. ``source`` is ``detected`` (found in
+    the raw closes) or ``fmp``; ``status`` is ``detected`` or ``confirmed`` (FMP's split
+    history agrees).
+``adjusted_prices`` (view)
+    ``prices`` back-adjusted for every action after each row's date: prices divided and
+    volume multiplied by ``adjustment``, the product of the later actions' factors. Raw
+    ``prices`` stay as delivered.
 """
 
 from __future__ import annotations
@@ -58,6 +84,73 @@ DDL: tuple[str, ...] = (
         row_count  BIGINT  NOT NULL,
         source     VARCHAR NOT NULL
     )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS delivered_prices (
+        ticker       VARCHAR   NOT NULL,
+        date         DATE      NOT NULL,
+        feed         VARCHAR   NOT NULL,
+        open         DOUBLE,
+        high         DOUBLE,
+        low          DOUBLE,
+        close        DOUBLE    NOT NULL,
+        adj_close    DOUBLE,
+        volume       DOUBLE,
+        source       VARCHAR   NOT NULL,
+        delivered_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (ticker, date, feed)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS price_revisions (
+        ticker         VARCHAR   NOT NULL,
+        date           DATE      NOT NULL,
+        kind           VARCHAR   NOT NULL CHECK (
+            kind IN ('correction', 'retraction', 'source_priority', 'source_conflict')),
+        old_open       DOUBLE,
+        old_high       DOUBLE,
+        old_low        DOUBLE,
+        old_close      DOUBLE,
+        old_adj_close  DOUBLE,
+        old_volume     DOUBLE,
+        new_open       DOUBLE,
+        new_high       DOUBLE,
+        new_low        DOUBLE,
+        new_close      DOUBLE,
+        new_adj_close  DOUBLE,
+        new_volume     DOUBLE,
+        old_source     VARCHAR,
+        new_source     VARCHAR,
+        revised_at     TIMESTAMP NOT NULL,
+        dagster_run_id VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS corporate_actions (
+        ticker      VARCHAR   NOT NULL,
+        date        DATE      NOT NULL,
+        kind        VARCHAR   NOT NULL CHECK (kind IN ('split', 'unit_change')),
+        factor      DOUBLE    NOT NULL CHECK (factor > 0),
+        source      VARCHAR   NOT NULL CHECK (source IN ('detected', 'fmp')),
+        status      VARCHAR   NOT NULL CHECK (status IN ('detected', 'confirmed')),
+        detected_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (ticker, date, kind)
+    )
+    """,
+    """
+    CREATE VIEW IF NOT EXISTS adjusted_prices AS
+    WITH adjustments AS (
+        SELECT p.ticker, p.date, coalesce(product(a.factor), 1.0) AS adjustment
+        FROM prices AS p
+        LEFT JOIN corporate_actions AS a ON a.ticker = p.ticker AND a.date > p.date
+        GROUP BY p.ticker, p.date
+    )
+    SELECT p.ticker, p.date,
+           p.open / j.adjustment AS open, p.high / j.adjustment AS high,
+           p.low / j.adjustment AS low, p.close / j.adjustment AS close,
+           p.adj_close / j.adjustment AS adj_close, p.volume * j.adjustment AS volume,
+           j.adjustment, p.source
+    FROM prices AS p JOIN adjustments AS j USING (ticker, date)
     """,
     """
     CREATE TABLE IF NOT EXISTS factor_definitions (
