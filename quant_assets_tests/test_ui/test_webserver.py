@@ -10,6 +10,7 @@ page in headless Chromium (skipped when ``/usr/bin/chromium`` is not installed).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import time
@@ -27,6 +28,7 @@ from quant_assets_tests.test_ui.webserver import (
     REPOSITORY_SELECTOR,
     TERMINAL_RUN_STATUSES,
     Webserver,
+    CHROMIUM,
     capture,
     chromium_available,
     keep_screenshots,
@@ -358,3 +360,89 @@ def test_screenshots_of_the_asset_graph_and_asset_pages(
     prices = doms["prices_materialization.png"]
     for shown in ("rows", str(AAPL_ROWS), "rejected_rows_total", f"raw/{TICKER}_data.csv"):
         assert shown in prices.split(), f"prices page does not show {shown!r}"
+
+
+# --- The launchpad, blocking checks and freshness, clicked through as a user would ----------------
+
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser_page(chromium):
+    """A Playwright page in Debian's Chromium (no browser download: its executable_path)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1000})
+        finally:
+            browser.close()
+
+
+def open_launchpad(page, url: str) -> None:
+    """The asset page's Materialize menu -> "Open launchpad" (confirming the upstream warning)."""
+    page.goto(url)
+    page.get_by_role("button", name="Materialize").wait_for(timeout=60_000)
+    page.locator('button[role="button"]').first.click()  # the caret beside Materialize
+    page.get_by_text("Open launchpad").click()
+    confirm = page.get_by_role("button", name="Confirm")
+    with contextlib.suppress(Exception):
+        confirm.click(timeout=3_000)
+    page.locator(".CodeMirror").wait_for(timeout=60_000)
+
+
+def test_launchpad_explains_every_config_field(browser_page, webserver, tmp_path):
+    from quant_assets.assets.models import TrainedModelsConfig
+
+    page = browser_page
+    open_launchpad(page, webserver.url + "/assets/trained_models")
+    # The cursor on a field shows its config type, each field with its description, on the right.
+    page.locator(".CodeMirror").get_by_text("max_epochs").click()
+    page.wait_for_timeout(1_500)
+    png = tmp_path / "launchpad_config_descriptions.png"
+    page.screenshot(path=str(png))
+    keep_screenshots([png])
+    assert_real_image(png)
+    shown = " ".join(page.inner_text("body").split())
+    fields = TrainedModelsConfig.model_fields
+    for name in ("max_epochs", "patience", "stride"):
+        description = " ".join(fields[name].description.split())
+        assert description[:60] in shown, f"launchpad does not explain {name}: {description!r}"
+
+
+def test_prices_page_shows_blocking_checks_and_freshness(browser_page, webserver, tmp_path):
+    from quant_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    blocking = sorted(
+        key.name for key in graph.asset_check_keys
+        if key.asset_key == AssetKey("prices") and graph.get_check_spec(key).blocking
+    )
+    assert blocking, "prices has no blocking check"
+    page = browser_page
+    page.goto(webserver.url + f"/assets/prices?view=checks&checkDetail={blocking[0]}")
+    page.get_by_text("blocking").first.wait_for(timeout=60_000)
+    png = tmp_path / "prices_blocking_check.png"
+    page.screenshot(path=str(png))
+    shown = " ".join(page.inner_text("body").split())
+    assert "This is a blocking asset check" in shown
+
+    page.goto(webserver.url + "/assets/prices")
+    page.get_by_text("Freshness policy").first.wait_for(timeout=60_000)
+    png2 = tmp_path / "prices_freshness.png"
+    page.screenshot(path=str(png2))
+    keep_screenshots([png, png2])
+    shown = " ".join(page.inner_text("body").split())
+    policy = graph.get(AssetKey("prices")).freshness_policy
+    assert policy is not None
+    assert "Freshness policy" in shown
+    hours = int(policy.lower_bound_delta.total_seconds() // 3600)
+    assert f"Fresh if materialized no earlier than {hours} hours before each deadline" in shown
