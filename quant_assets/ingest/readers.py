@@ -1073,7 +1073,8 @@ def peek_tickers(path: str | Path) -> list[str]:
 
     Only the ticker column (or the header) of a CSV file is parsed; rows of damaged lines
     (see :attr:`RawPrices.line_issues`) name no ticker, since they will be quarantined, and
-    in a file whose name claims a ticker (see :func:`_name_claim`) only that ticker counts.
+    in a file whose name claims a ticker (see :func:`_name_claim`) only that ticker counts,
+    if its rows hold it (rows of other tickers are ``ticker_conflict``).
 
     Raises
     ------
@@ -1090,9 +1091,10 @@ def _peek_tickers(path: Path) -> list[str]:
     data = _read_bytes(path)
     if data.lstrip()[:1] in (b"{", b"[") or _looks_like_markup(data) or not data.strip():
         raw = read_raw(path)
-        if raw.name_ticker is not None:
-            return [raw.name_ticker]
-        return sorted(set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {"", "NAN"})
+        found = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {"", "NAN"}
+        if raw.name_ticker is not None:  # rows of other tickers are ticker conflicts
+            found &= {raw.name_ticker}
+        return sorted(found)
     sep = _separator(data)
     raw_header, header = _csv_header(path, data, sep)
     _canonical_columns(raw_header, where=path)
@@ -1117,10 +1119,11 @@ def _peek_tickers(path: Path) -> list[str]:
                 raise PriceFileError(path, "rows cannot be matched to lines")
             codes = np.delete(col.cat.codes.to_numpy(), rows.issues["pos"].to_numpy())
             used = used[np.unique(codes[codes >= 0])]
+        found = set(used.astype(str).str.strip().str.upper()) - {""}
         claim = _name_claim(name_ticker, pd.Series(pd.Categorical(used)))
-        if claim is not None:
-            return [claim]
-        return sorted(set(used.astype(str).str.strip().str.upper()) - {""})
+        if claim is not None:  # rows of other tickers are ticker conflicts
+            found &= {claim}
+        return sorted(found)
     if "close" in by_canonical or "adj_close" in by_canonical:
         return [_ticker_of_name(path)]
     date_name = by_canonical["date"]

@@ -211,6 +211,9 @@ def test_a_one_ticker_file_named_after_another_ticker_is_all_conflict(write_file
     valid, rejected = _read(write_file, "MSFT_1d.csv", HEADER + JAN3 + JAN4)
     assert valid.empty
     assert _rules(rejected) == ["ticker_conflict"] * 2
+    assert peek_tickers(write_file("MSFT_1d.csv", HEADER + JAN3 + JAN4)) == []  # no partition
+    mixed = HEADER + JAN3 + JAN4.replace("AAPL", "MSFT")
+    assert peek_tickers(write_file("AAPL.csv", mixed)) == ["AAPL"]
 
 
 def test_fmp_symbol_disagreeing_with_the_file_name_is_a_ticker_conflict(write_file):
