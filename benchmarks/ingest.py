@@ -1,13 +1,20 @@
-"""Ingest benchmark: read + validate + upsert of the 619,040-row S&P 500 file vs a bare read.
+"""Ingest benchmark: read + validate (+ upsert) of the 619,040-row S&P 500 file vs a bare read.
 
-Usage: ``python benchmarks/ingest.py [--data PATH]``. Prints both times (best of N), the ratio
-(goal <= 5), the row accounting (valid + rejected must equal the rows read) and what a second
-ingestion of the same file changed (goal: nothing).
+Usage: ``python benchmarks/ingest.py [--data PATH] [--fuzz N]``. Prints the times (best of N)
+of a bare ``pandas.read_csv``, of ``read_prices`` (read + validate; goal <= 2x the bare read)
+and of read + validate + upsert into an empty warehouse, the row accounting (valid + rejected
+must equal the rows read) and what a second ingestion of the same file changed (goal:
+nothing). ``--fuzz N`` then runs the reader's fuzz harness
+(``quant_assets_tests/test_ingest/test_fuzz_files.py``) with N examples instead of the
+suite's bounded count.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,12 +50,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--fuzz", type=int, default=0, help="fuzz examples to run after (0: none)")
     args = parser.parse_args()
     if not args.data.exists():
         raise SystemExit(f"benchmark data not found: {args.data} (needs ../shared/data)")
 
     bare_s, frame = best_of(args.repeat, lambda: pd.read_csv(args.data))
     rows_in_file = len(frame)
+    validate_s, _ = best_of(args.repeat, lambda: read_prices(args.data))
     with tempfile.TemporaryDirectory() as tmp:
         # Each timed ingestion starts from an empty warehouse: the first load is the costly one.
         timings = []
@@ -62,6 +71,8 @@ def main() -> None:
 
     print(f"file: {args.data.name} ({rows_in_file:,} rows)")
     print(f"pandas.read_csv (bare)            {bare_s:8.3f} s")
+    print(f"read + validate (read_prices)     {validate_s:8.3f} s")
+    print(f"ratio read_prices / bare          {validate_s / bare_s:8.2f}   (goal <= 2)")
     print(f"read + validate + upsert (ours)   {ours_s:8.3f} s")
     print(f"ratio ours / bare                 {ours_s / bare_s:8.2f}   (goal <= 5)")
     print(f"second ingestion of the same file {again_s:8.3f} s")
@@ -71,6 +82,13 @@ def main() -> None:
     )
     print(f"first ingestion:  {first}")
     print(f"second ingestion: {second} (goal: inserted=0, updated=0)")
+    if args.fuzz:
+        harness = REPO / "quant_assets_tests" / "test_ingest" / "test_fuzz_files.py"
+        env = {**os.environ, "QUANT_ASSETS_FUZZ_EXAMPLES": str(args.fuzz)}
+        print(f"fuzz harness, {args.fuzz} examples:", flush=True)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", str(harness)], env=env)
+        if done.returncode:
+            raise SystemExit(done.returncode)
 
 
 if __name__ == "__main__":

@@ -4,15 +4,36 @@ Supported layouts (detected from the content, not the file name):
 
 * ``long``: one row per ticker and date, e.g. ``date,ticker,open,high,low,close[,adj_close],volume``.
 * ``per_ticker``: one file per ticker without a ticker column; the ticker comes from the file
-  name (``AAPL.csv``, ``AAPL_data.csv``, ``aapl.us.txt``).
+  name (``AAPL.csv``, ``AAPL_data.csv``, ``aapl.us.txt``, ``daily_adjusted_AAPL.csv``; see
+  :func:`quant_assets.ingest.names.ticker_from_filename`). A generic name (``export.csv``)
+  gives no ticker: such a file is refused.
 * ``wide``: close-only, a date column and one column per ticker.
 * ``fmp_v3``: FMP ``historical-price-full`` JSON (``{"symbol": .., "historical": [..]}``).
 * ``fmp_stable``: FMP ``stable/historical-price-eod/full`` JSON (a bare array of records).
 
-Any of them may be gzip-compressed. Headers are matched case-insensitively with common aliases
-(``Date``, ``Name``, ``Symbol``, ``Adj Close``, ``adjClose``). Values are kept as the exact strings
-of the file so that a rejected row can be shown as it was; parsing happens in
-:mod:`quant_assets.ingest.validation`.
+Any of them may be gzip-compressed, UTF-8 (with or without a byte-order mark) or UTF-16 with
+a byte-order mark. CSV fields may be separated by ``,``, ``;`` or tabs (taken from the header
+line); a ``;`` or tab file whose numbers have a decimal comma (``154,89``) is read as such.
+Headers are matched case-insensitively with common aliases (``Date``, ``Name``, ``Symbol``,
+``Adj Close``, ``adjClose``); two columns for one field (``Close`` and ``close``) refuse the
+file. A file with an adjusted close but no close stores the adjusted close as both ``close``
+and ``adj_close``. Values are kept as the exact strings of the file so that a rejected row can
+be shown as it was; parsing happens in :mod:`quant_assets.ingest.validation`.
+
+Ticker identity (one rule for every layout with a ticker column or an FMP ``symbol``): the
+column gives each row's ticker, and the file name is parsed by
+:func:`~quant_assets.ingest.names.ticker_from_filename`. When the name gives a ticker and the
+column holds that ticker or a single ticker, the file is that ticker's file: rows whose column
+disagrees with the name are quarantined (``ticker_conflict``). A column holding several
+tickers, none of them the name's, makes a multi-ticker file whose name is not a ticker.
+
+Blank lines (empty or spaces only) are skipped: they are no rows. A line may end with empty
+fields beyond the header (a trailing separator), and the header may end with empty names.
+
+Every refusal is a :class:`~quant_assets.ingest.errors.PriceFileError` naming the file and the
+reason (empty file, no date column, duplicate columns, bytes that are not text, an HTML page,
+an FMP error or an FMP payload without a list of records, an ambiguous date format); any other
+exception inside the reader is reported the same way rather than escaping bare.
 
 CSV lines are also checked as text, because pandas reads some damage as plausible values: a line
 with fewer fields than the header (NaN-filled), a line with more (pandas would refuse the whole
@@ -27,6 +48,7 @@ so that the rest of the file lands.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -38,6 +60,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from quant_assets.ingest.dates import AmbiguousDateOrder, day_first_order
+from quant_assets.ingest.errors import PriceFileError, PriceFileNotFoundError, UnsupportedFileError
+from quant_assets.ingest.names import is_generic_filename, name_text, ticker_from_filename
 
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
 RAW_COLUMNS: tuple[str, ...] = ("ticker", "date", *PRICE_FIELDS)
@@ -61,14 +87,16 @@ _ALIASES: dict[str, str] = {
     "volume": "volume",
     "vol": "volume",
 }
-_FILE_SUFFIXES = re.compile(r"(\.(csv|txt|json|gz))+$", re.IGNORECASE)
-# Vendor decorations around a ticker in a file name: Kaggle's ``AAPL_data``, Stooq's ``aapl.us``.
-_TICKER_DECORATIONS = re.compile(r"(_data|\.us)$", re.IGNORECASE)
-
-
-class UnsupportedFileError(ValueError):
-    """A file whose layout cannot be recognised; the message names the file and why."""
-
+__all__ = [
+    "PriceFileError",
+    "PriceFileNotFoundError",
+    "RawPrices",
+    "UnsupportedFileError",
+    "fmp_payload_to_raw",
+    "peek_tickers",
+    "read_raw",
+    "ticker_from_filename",
+]
 
 LINE_ISSUE_COLUMNS: tuple[str, ...] = ("pos", "rule", "detail")
 
@@ -117,6 +145,14 @@ class RawPrices:
         header is read up to the header's count of fields. In a wide file every cell of a
         damaged line carries its issues, and a damaged line without any value still gets one
         row (empty ticker and close) so that it is quarantined. Empty for JSON layouts.
+    name_ticker
+        The ticker the file name gives (:func:`ticker_from_filename`) where the rows carry
+        their own tickers and the name is a claim to check (``ticker_conflict``); else None.
+    day_first
+        The file's order for numeric day/month dates (see
+        :func:`quant_assets.ingest.dates.day_first_order`); None where no value needs it.
+    decimal
+        The decimal mark of numbers kept as text (``,`` in a ``;`` file with decimal commas).
     """
 
     frame: pd.DataFrame
@@ -126,6 +162,9 @@ class RawPrices:
     layout: str
     line_issues: pd.DataFrame = field(default_factory=_no_line_issues)
     row_sources: np.ndarray | None = None
+    name_ticker: str | None = None
+    day_first: bool | None = None
+    decimal: str = "."
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -149,21 +188,44 @@ def _numbered(
     return locations
 
 
-def ticker_from_filename(path: str | Path) -> str:
-    """``data/raw/aapl.us.txt.gz`` -> ``AAPL`` (not validated here)."""
-    stem = _FILE_SUFFIXES.sub("", Path(path).name)
-    return _TICKER_DECORATIONS.sub("", stem).strip().upper()
-
-
 def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed if gzip, without a UTF-8 byte-order mark."""
+    """The file's content as UTF-8 bytes: decompressed if gzip, without a byte-order mark.
+
+    UTF-16 with a byte-order mark is re-encoded as UTF-8.
+    """
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            raise UnsupportedFileError(f"{path}: corrupt or truncated gzip data: {exc}") from exc
+            raise PriceFileError(path, f"corrupt or truncated gzip data: {exc}") from exc
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PriceFileError(path, f"not UTF-16 text after its byte-order mark: {exc}") from exc
     return data[3:] if data[:3] == b"\xef\xbb\xbf" else data
+
+
+def _undecodable(path: Path, data: bytes) -> PriceFileError:
+    """The error for bytes that are not UTF-8 text, naming the line of the first bad byte."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = exc.start
+        line = data.count(b"\n", 0, at) + 1
+        return PriceFileError(
+            path,
+            f"not a readable CSV file: not UTF-8 text, byte {data[at : at + 1]!r} at line {line} "
+            "cannot be decoded "
+            "(save the file as UTF-8)",
+        )
+    return PriceFileError(path, "not a readable CSV file: its text cannot be decoded")
+
+
+def _looks_like_markup(data: bytes) -> bool:
+    """An HTML or XML page (a vendor's error or login page saved as a price file)."""
+    return data.lstrip()[:1] == b"<"
 
 
 def read_raw(path: str | Path, *, source: str | None = None) -> RawPrices:
@@ -173,26 +235,57 @@ def read_raw(path: str | Path, *, source: str | None = None) -> RawPrices:
 
     Raises
     ------
-    FileNotFoundError
-        The path does not exist.
-    UnsupportedFileError
-        The file is not a price file we understand (the message says why and where).
+    PriceFileNotFoundError
+        The path does not exist (also a :class:`FileNotFoundError`).
+    PriceFileError
+        The file is not a price file we understand, or cannot be read (the message starts
+        with the path and says why). It is also an :class:`UnsupportedFileError`. No other
+        exception leaves the reader.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"price file not found: {path}")
+        raise PriceFileNotFoundError(path, "price file not found")
+    return _naming_the_file(path, lambda: _read_any(path, source or str(path)))
+
+
+def _naming_the_file(path: str | Path, read: Callable[[], object]):
+    """Run ``read``; any exception but a :class:`PriceFileError` becomes one naming ``path``."""
+    try:
+        return read()
+    except PriceFileError:
+        raise
+    except MemoryError as exc:
+        raise PriceFileError(path, "too large to read into memory") from exc
+    except Exception as exc:  # what the reader did not foresee still names the file
+        raise PriceFileError(
+            path, f"cannot be read as a price file ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _read_any(path: Path, source: str) -> RawPrices:
     data = _read_bytes(path)
+    if not data.strip():
+        raise PriceFileError(path, "empty file, no header line")
     if data.lstrip()[:1] in (b"{", b"["):
         try:
-            payload = json.loads(data)
+            # NaN / Infinity literals stay text, so the validator names them (non_finite).
+            payload = json.loads(data, parse_constant=str)
+        except UnicodeDecodeError as exc:
+            raise _undecodable(path, data) from exc
         except json.JSONDecodeError as exc:
-            raise UnsupportedFileError(
-                f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            raise PriceFileError(
+                path, f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from exc
+        name = ticker_from_filename(path)
+        default = name or ("" if is_generic_filename(path) else name_text(path))
         return fmp_payload_to_raw(
-            payload, source=source or str(path), default_ticker=ticker_from_filename(path)
+            payload, source=source, default_ticker=default, name_ticker=name, where=path
         )
-    return _read_csv(path, data, source or str(path))
+    if _looks_like_markup(data):
+        raise PriceFileError(
+            path, "an HTML or XML page, not a price file (a vendor's error or login page?)"
+        )
+    return _read_csv(path, data, source)
 
 
 def _canonical_key(name: object) -> str:
@@ -200,32 +293,127 @@ def _canonical_key(name: object) -> str:
 
 
 _DATE_KEYS = {k for k, v in _ALIASES.items() if v == "date"}
+_ALIAS_RANK = {key: rank for rank, key in enumerate(_ALIASES)}
 
 
-def _canonical_columns(header: list[str]) -> dict[str, str]:
+def _canonical_columns(header: list[str], where: str | Path | None = None) -> dict[str, str]:
+    """Header name -> canonical column, one header per canonical column.
+
+    Where two aliases of one field are present (``Symbol`` and ``Name``), the alias listed
+    first in ``_ALIASES`` wins and the other column is ignored. The same header twice
+    (``Close`` and ``close``) is a duplicate column: with ``where`` (the file), it refuses
+    the file.
+    """
+    keys = [_canonical_key(name) for name in header]
+    if where is not None:
+        seen: dict[str, str] = {}
+        for name, key in zip(header, keys, strict=True):
+            if key in _ALIASES and key in seen:
+                raise PriceFileError(
+                    where,
+                    f"duplicate column headers {seen[key]!r} and {name!r} (both are "
+                    f"{_ALIASES[key]!r}); keep one",
+                )
+            seen[key] = name
     mapping: dict[str, str] = {}
-    for name in header:
-        canonical = _ALIASES.get(_canonical_key(name))
-        if canonical and canonical not in mapping.values():
+    chosen: dict[str, int] = {}
+    for name, key in sorted(
+        ((n, k) for n, k in zip(header, keys, strict=True) if k in _ALIASES),
+        key=lambda item: _ALIAS_RANK[item[1]],
+    ):
+        canonical = _ALIASES[key]
+        if canonical not in chosen:
+            chosen[canonical] = _ALIAS_RANK[key]
             mapping[name] = canonical
     return mapping
 
 
+def _first_line(data: bytes) -> bytes:
+    """The header line, without its terminator (LF, CRLF or a lone CR)."""
+    ends = [at for at in (data.find(b"\n"), data.find(b"\r")) if at >= 0]
+    return data[: min(ends)] if ends else data
+
+
+def _separator(data: bytes) -> str:
+    """The field separator of a CSV file: the most frequent of ``,`` ``;`` tab in its header."""
+    head = _first_line(data)
+    counts = {sep: head.count(sep.encode()) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
+_DECIMAL_COMMA = re.compile(rb"(?:^|[;\t])\s*[-+]?\d+,\d+\s*(?=[;\t\r\n]|$)", re.MULTILINE)
+
+
+def _decimal_mark(data: bytes, sep: str) -> str:
+    """``,`` where a ``;`` or tab file writes numbers with a decimal comma, else ``.``."""
+    return "," if sep != "," and _DECIMAL_COMMA.search(data) else "."
+
+
+def _ticker_of_name(path: Path) -> str:
+    """The ticker of a one-ticker file without a ticker column: from its name.
+
+    A generic name gives none: the file is refused. A name that is not generic but no
+    ticker keeps its text, so that the rows are quarantined (``ticker_format``) showing it.
+    """
+    ticker = ticker_from_filename(path)
+    if ticker is not None:
+        return ticker
+    if is_generic_filename(path):
+        raise PriceFileError(
+            path,
+            "no ticker: the file has no ticker or symbol column and its name is generic "
+            "(name the file after its ticker, e.g. AAPL.csv, or add a ticker column)",
+        )
+    return name_text(path)
+
+
+def _name_claim(name_ticker: str | None, tickers: pd.Series) -> str | None:
+    """The file name's ticker where it is a claim about rows that carry their own tickers.
+
+    It is one when the rows hold that ticker, or a single ticker: the file is then that
+    ticker's file (rows that disagree become ``ticker_conflict``). Rows holding several
+    tickers, none of them the name's, make a multi-ticker file whose name is no ticker.
+    """
+    if name_ticker is None:
+        return None
+    present = pd.Series(tickers.astype("category").cat.categories.astype(str))
+    present = set(present.str.strip().str.upper()) - {"", "NAN"}
+    return name_ticker if name_ticker in present or len(present) == 1 else None
+
+
+def _finish(raw: RawPrices, where: str | Path) -> RawPrices:
+    """Settle the file's order for day/month dates; an ambiguous file is refused."""
+    dates = raw.frame["date"]
+    values = dates.cat.categories if isinstance(dates.dtype, pd.CategoricalDtype) else dates
+    try:
+        order = day_first_order(pd.Series(np.asarray(values, dtype=object)).dropna())
+    except AmbiguousDateOrder as exc:
+        raise PriceFileError(where, str(exc)) from exc
+    return dataclasses.replace(raw, day_first=order) if order is not None else raw
+
+
 def _read_csv(path: Path, data: bytes, source: str) -> RawPrices:
-    header = _csv_header(path, data)
+    sep = _separator(data)
+    raw_header, header = _csv_header(path, data, sep)
+    _canonical_columns(raw_header, where=path)  # refuses duplicate columns
     mapping = _canonical_columns(header)
     by_canonical = {v: k for k, v in mapping.items()}
     if "date" not in by_canonical:
-        raise UnsupportedFileError(
-            f"{path}: no date column in header {header} (expected one of date, Date, timestamp)"
+        raise PriceFileError(
+            path, f"no date column in header {raw_header} (expected one of date, Date, timestamp)"
         )
-    rows = _csv_rows(path, data, header)
+    decimal = _decimal_mark(data, sep)
+    rows = _csv_rows(path, data, raw_header, sep)
     text_columns = {by_canonical[c]: "category" for c in ("date", "ticker") if c in by_canonical}
     try:
-        # Blank lines are kept as rows so that line numbers stay true; index_col=False stops
-        # pandas from taking the first column as an index when a row has more fields.
+        # Blank lines are kept as rows so that rows match lines (dropped below);
+        # index_col=False stops pandas from taking the first column as an index when a row
+        # has more fields.
         df = pd.read_csv(
             io.BytesIO(rows.readable),
+            sep=sep,
+            decimal=decimal,
             dtype=text_columns,
             keep_default_na=False,
             na_values=[""],
@@ -233,42 +421,94 @@ def _read_csv(path: Path, data: bytes, source: str) -> RawPrices:
             skipinitialspace=True,
             index_col=False,
         )
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UnsupportedFileError(f"{path}: not a readable CSV file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, data) from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise PriceFileError(path, f"not a readable CSV file: {exc}") from exc
     if len(df) != len(rows.lines):
-        raise UnsupportedFileError(
-            f"{path}: not a readable CSV file: pandas read {len(df)} rows from "
-            f"{len(rows.lines)} lines after the header, so rows cannot be matched to lines"
+        raise PriceFileError(
+            path,
+            f"not a readable CSV file: pandas read {len(df)} rows from "
+            f"{len(rows.lines)} lines after the header, so rows cannot be matched to lines",
         )
+    df, rows = _without_blank_rows(df, rows)
 
     renamed = df.rename(columns=mapping)
+    name_ticker = ticker_from_filename(path)
+    claim = None
     if "ticker" in renamed.columns:
         layout = "long"
+        claim = _name_claim(name_ticker, renamed["ticker"])
     elif "close" in renamed.columns or "adj_close" in renamed.columns:
         layout = "per_ticker"
-        renamed["ticker"] = pd.Categorical([ticker_from_filename(path)] * len(renamed))
+        renamed["ticker"] = pd.Categorical.from_codes(
+            np.zeros(len(renamed), dtype=np.int8), [_ticker_of_name(path)]
+        )
     else:
-        return _wide_to_raw(path, data, df, header.index(by_canonical["date"]), rows, source)
+        raw = _wide_to_raw(path, data, df, header.index(by_canonical["date"]), rows, source)
+        return _finish(raw, path)
+    if "close" not in renamed.columns and "adj_close" in renamed.columns:
+        renamed["close"] = renamed["adj_close"]  # adjusted-close-only file: close = adj close
 
     frame = renamed.reindex(columns=list(RAW_COLUMNS))
     for col in PRICE_FIELDS:
         if frame[col].dtype != object:
             frame[col] = frame[col].astype("float64")
     locations = _numbered("line ", rows.lines)
-    raw_values = _csv_line_values(data, header, rows)
-    return RawPrices(frame, locations, raw_values, source, layout, rows.issues)
+    raw_values = _csv_line_values(data, raw_header, rows)
+    raw = RawPrices(
+        frame,
+        locations,
+        raw_values,
+        source,
+        layout,
+        rows.issues,
+        name_ticker=claim,
+        decimal=decimal,
+    )
+    return _finish(raw, path)
 
 
-def _csv_header(path: Path, data: bytes) -> list[str]:
+def _csv_header(path: Path, data: bytes, sep: str) -> tuple[list[str], list[str]]:
+    """The header's names as written (csv module) and as pandas names its columns."""
+    head = _first_line(data)
+    if not head.strip():
+        raise PriceFileError(path, "the first line is blank: no header line")
     try:
-        head = data[: data.find(b"\n") + 1 or len(data)]
-        return [
-            str(c) for c in pd.read_csv(io.BytesIO(head), nrows=0, skipinitialspace=True).columns
-        ]
+        written = next(csv.reader([head.decode("utf-8")], delimiter=sep, skipinitialspace=True))
+        named = pd.read_csv(
+            io.BytesIO(head + b"\n"), sep=sep, nrows=0, skipinitialspace=True
+        ).columns
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, data) from exc
     except pd.errors.EmptyDataError as exc:
-        raise UnsupportedFileError(f"{path}: empty file, no header line") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UnsupportedFileError(f"{path}: not a readable CSV file: {exc}") from exc
+        raise PriceFileError(path, "empty file, no header line") from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise PriceFileError(path, f"not a readable CSV file: {exc}") from exc
+    return [str(c) for c in written], [str(c) for c in named]
+
+
+def _without_blank_rows(df: pd.DataFrame, rows: _CsvRows) -> tuple[pd.DataFrame, _CsvRows]:
+    """Blank lines are no rows: drop them from the frame and from the rows' positions."""
+    if not rows.blank.any():
+        return df, rows
+    keep = ~rows.blank
+    new_pos = np.cumsum(keep) - 1
+    issues = rows.issues
+    if len(issues):
+        issues = issues[keep[issues["pos"].to_numpy()]].copy()
+        issues["pos"] = new_pos[issues["pos"].to_numpy()].astype(np.int64)
+        issues = issues.reset_index(drop=True)
+    kept = _CsvRows(
+        rows.starts[keep],
+        rows.ends[keep],
+        rows.lines[keep],
+        issues,
+        rows.readable,
+        rows.blank[keep],
+        rows.sep,
+    )
+    return df[keep].reset_index(drop=True), kept
 
 
 # --- the text of CSV lines: where each row lies, and what is wrong with its line -------------
@@ -284,10 +524,13 @@ _UNTERMINATED = (
 class _CsvRows:
     """Where each data row of a CSV file lies in its bytes, and what is wrong with its text.
 
-    Row ``k`` is the ``k``-th row pandas reads (blank lines included): ``data[starts[k]:ends[k]]``
-    (line terminator excluded), beginning on line ``lines[k]`` (the header is line 1).
-    ``issues`` has :data:`LINE_ISSUE_COLUMNS`, by row. ``readable`` is what pandas is given:
-    the file with every line that has more fields than the header cut to the header's count.
+    Row ``k`` is the ``k``-th row pandas reads (blank lines included until
+    :func:`_without_blank_rows` drops them): ``data[starts[k]:ends[k]]`` (line terminator
+    excluded), beginning on line ``lines[k]`` (the header is line 1). ``issues`` has
+    :data:`LINE_ISSUE_COLUMNS`, by row. ``readable`` is what pandas is given: the file with
+    every damaged line that has more fields than the header cut to the header's count, and
+    the header widened by empty names where lines end with empty fields beyond it.
+    ``blank`` flags blank rows; ``sep`` is the field separator.
     """
 
     starts: np.ndarray
@@ -295,6 +538,8 @@ class _CsvRows:
     lines: np.ndarray
     issues: pd.DataFrame
     readable: bytes
+    blank: np.ndarray
+    sep: str = ","
 
 
 def _physical_lines(data: bytes, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -345,12 +590,22 @@ def _field_name(header: list[str], i: int) -> str:
     return header[i] if i < len(header) else f"field {i + 1}"
 
 
+def _trailing_unnamed(header: list[str]) -> int:
+    """How many columns at the end of the header have no name (a trailing separator)."""
+    count = 0
+    for name in reversed(header):
+        if name.strip():
+            break
+        count += 1
+    return count
+
+
 def _nul_detail(header: list[str], fields: list[str]) -> str:
     named = [f"{_field_name(header, i)}={v!r}" for i, v in enumerate(fields) if "\x00" in v]
     return (", ".join(named) or "the line") + " contains a NUL byte"
 
 
-def _csv_rows(path: Path, data: bytes, header: list[str]) -> _CsvRows:
+def _csv_rows(path: Path, data: bytes, header: list[str], sep: str = ",") -> _CsvRows:
     """Locate the data rows of a CSV file and check the text of their lines, vectorised.
 
     A file with quotes may hold commas and line breaks inside them; its records are counted
@@ -359,8 +614,10 @@ def _csv_rows(path: Path, data: bytes, header: list[str]) -> _CsvRows:
     arr = np.frombuffer(data, np.uint8)
     starts, ends = _physical_lines(data, arr)
     if b'"' in data:
-        return _quoted_csv_rows(path, data, header, starts, ends)
-    n_commas = _count_per_line(arr == _COMMA, starts)[1:]
+        return _quoted_csv_rows(path, data, header, starts, ends, sep)
+    sep_byte = ord(sep)
+    n_commas = _count_per_line(arr == sep_byte, starts)[1:]
+    header_end = int(ends[0])
     starts, ends = starts[1:], ends[1:]
     blank = ends == starts
     # Spaces only: pandas reads an empty row, as for an empty line.
@@ -371,29 +628,55 @@ def _csv_rows(path: Path, data: bytes, header: list[str]) -> _CsvRows:
         row_of = np.searchsorted(starts, np.flatnonzero(arr == _NUL), side="right") - 1
         for row in np.unique(row_of[row_of >= 0]):
             text = data[starts[row] : ends[row]].decode("utf-8", errors="replace")
-            nul_details[int(row)] = _nul_detail(header, text.split(","))
+            nul_details[int(row)] = _nul_detail(header, text.split(sep))
     lines = np.arange(len(starts), dtype=np.int64) + 2  # line 1 is the header
+    fields = n_commas + 1
+    # Empty fields at the end of a line (``...,100,,``): count the separators it ends with,
+    # for the lines with more fields than the header (vectorised, one pass per extra field).
+    trailing = np.zeros(len(starts), dtype=np.int64)
+    longer = np.flatnonzero((fields > len(header)) & ~blank)
+    if len(longer):
+        extra = fields[longer] - len(header)
+        run = np.ones(len(longer), dtype=bool)
+        for j in range(1, min(int(extra.max()), 256) + 1):
+            at = ends[longer] - j
+            run &= (j <= extra) & (at >= starts[longer]) & (arr[np.maximum(at, 0)] == sep_byte)
+            trailing[longer] += run
+            if not run.any():
+                break
 
     def first_fields(row: int) -> bytes:
         cut = starts[row] - 1
         for _ in range(len(header)):
-            cut = data.index(b",", cut + 1)
+            cut = data.index(sep.encode(), cut + 1)
         return data[starts[row] : cut]
 
     return _checked_rows(
-        data, header, starts, ends, lines, n_commas + 1, blank, nul_details, first_fields
+        data,
+        header,
+        starts,
+        ends,
+        lines,
+        fields,
+        blank,
+        nul_details,
+        first_fields,
+        trailing=trailing,
+        header_end=header_end,
+        sep=sep,
     )
 
 
 def _quoted_csv_rows(
-    path: Path, data: bytes, header: list[str], starts: np.ndarray, ends: np.ndarray
+    path: Path, data: bytes, header: list[str], starts: np.ndarray, ends: np.ndarray, sep: str
 ) -> _CsvRows:
     """:func:`_csv_rows` for a file with quotes: one csv-module record per row."""
     text = data.decode("utf-8", errors="replace")  # pandas refuses what is not UTF-8
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
     first: list[int] = []  # index of each record's first and last line (0 = the header)
     last: list[int] = []
     fields: list[int] = []
+    trailing: list[int] = []
     blank: list[bool] = []
     nul_details: dict[int, str] = {}
     kept: dict[int, list[str]] = {}  # the header's count of fields, of rows that have more
@@ -405,6 +688,10 @@ def _quoted_csv_rows(
             consumed = reader.line_num
             last.append(consumed - 1)
             fields.append(len(record))
+            empty_tail = 0
+            while empty_tail < len(record) - len(header) and record[-1 - empty_tail] == "":
+                empty_tail += 1
+            trailing.append(empty_tail)
             blank.append(not record or (len(record) == 1 and not record[0].strip(" ")))
             if any("\x00" in value for value in record):
                 nul_details[len(fields) - 1] = _nul_detail(header, record)
@@ -416,7 +703,7 @@ def _quoted_csv_rows(
 
     def first_fields(row: int) -> bytes:
         out = io.StringIO()
-        csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="").writerow(kept[row])
+        csv.writer(out, delimiter=sep, quoting=csv.QUOTE_ALL, lineterminator="").writerow(kept[row])
         return out.getvalue().encode()
 
     return _checked_rows(
@@ -429,6 +716,9 @@ def _quoted_csv_rows(
         np.asarray(blank, dtype=bool),
         nul_details,
         first_fields,
+        trailing=np.asarray(trailing, dtype=np.int64),
+        header_end=int(ends[0]),
+        sep=sep,
     )
 
 
@@ -442,17 +732,31 @@ def _checked_rows(
     blank: np.ndarray,
     nul_details: dict[int, str],
     first_fields: Callable[[int], bytes],
+    *,
+    trailing: np.ndarray,
+    header_end: int,
+    sep: str,
 ) -> _CsvRows:
     """The :class:`_CsvRows` of rows with these field counts, blank flags and NUL bytes.
 
     ``first_fields(row)`` is the text of a row's first ``len(header)`` fields (asked only of
-    rows with more).
+    rows with more). ``trailing`` counts the empty fields a row ends with beyond the header:
+    a line whose extra fields are all empty (a trailing separator) is not damaged, nor is a
+    line that lacks only the header's unnamed trailing columns. ``header_end`` is where the
+    header line ends (without its terminator).
     """
     n = len(header)
-    wrong = np.flatnonzero((fields != n) & ~blank)
+    named = n - _trailing_unnamed(header)
+    damaged = ~blank & ((fields < named) | (fields - trailing > n))
+    wrong = np.flatnonzero(damaged)
+    widen = int((fields[~blank & ~damaged] - n).max(initial=0))
     unterminated = len(starts) > 0 and not data.endswith((b"\n", b"\r")) and not blank[-1]
+    readable = data
+    if widen > 0:
+        # Lines with empty fields beyond the header: pandas gets as many (unnamed) columns.
+        readable = data[:header_end] + sep.encode() * widen + data[header_end:]
     if not len(wrong) and not nul_details and not unterminated:
-        return _CsvRows(starts, ends, lines, _no_line_issues(), data)
+        return _CsvRows(starts, ends, lines, _no_line_issues(), readable, blank, sep)
 
     issues = []
     if len(wrong):
@@ -480,19 +784,20 @@ def _checked_rows(
                 }
             )
         )
-    readable = data
     too_many = wrong[fields[wrong] > n]
     if len(too_many):
         # pandas gets the header's count of fields: the row keeps its place, and its ticker
         # and date show in the quarantine.
         pieces, at = [], 0
+        if widen > 0:
+            pieces, at = [data[:header_end], sep.encode() * widen], header_end
         for row in too_many:
             pieces += [data[at : starts[row]], first_fields(int(row))]
             at = ends[row]
         readable = b"".join([*pieces, data[at:]])
     issues_frame = pd.concat(issues, ignore_index=True)[list(LINE_ISSUE_COLUMNS)]
     issues_frame["pos"] = issues_frame["pos"].astype(np.int64)
-    return _CsvRows(starts, ends, lines, issues_frame, readable)
+    return _CsvRows(starts, ends, lines, issues_frame, readable, blank, sep)
 
 
 def _row_fields(data: bytes, rows: _CsvRows, positions: np.ndarray) -> list[list[str]]:
@@ -501,7 +806,7 @@ def _row_fields(data: bytes, rows: _CsvRows, positions: np.ndarray) -> list[list
         data[start:end].decode("utf-8", errors="replace")
         for start, end in zip(rows.starts[positions], rows.ends[positions], strict=True)
     ]
-    return [next(csv.reader([text]), []) for text in texts]
+    return [next(csv.reader([text], delimiter=rows.sep), []) for text in texts]
 
 
 def _fields_as_json(header: list[str], fields: list[str]) -> str:
@@ -617,72 +922,191 @@ def _rows_as_json(df: pd.DataFrame) -> list[str]:
     return df.to_json(orient="records", lines=True, force_ascii=False).splitlines()
 
 
-def fmp_payload_to_raw(payload: object, *, source: str, default_ticker: str = "") -> RawPrices:
+def fmp_payload_to_raw(
+    payload: object,
+    *,
+    source: str,
+    default_ticker: str = "",
+    name_ticker: str | None = None,
+    where: str | Path | None = None,
+) -> RawPrices:
     """Turn a decoded FMP JSON payload (v3 or stable layout) into :class:`RawPrices`.
 
     ``6.3890796E7`` volumes stay numbers in JSON and become their decimal text here.
+    ``default_ticker`` labels records of a payload without a ``symbol``; ``name_ticker`` (the
+    ticker of the file's name, if any) is checked against the symbols (see :func:`_name_claim`).
+    ``where`` names the payload in errors (default ``source``).
+
+    Raises
+    ------
+    PriceFileError
+        An FMP error object, an empty object ``{}``, ``"historical": null`` or anything that
+        is not a list of JSON objects (the message names ``where`` and says what was found).
     """
-    if isinstance(payload, dict) and "historicalStockList" in payload:
-        records, layout = [], "fmp_v3"
-        for block in payload["historicalStockList"]:
-            for rec in block.get("historical", []):
-                records.append({"symbol": block.get("symbol", default_ticker), **rec})
-    elif isinstance(payload, dict) and "historical" in payload:
+    where = where if where is not None else source
+    return _naming_the_file(
+        where,
+        lambda: _fmp_payload_to_raw(payload, source, default_ticker, name_ticker, where),
+    )
+
+
+_FMP_ERROR_KEYS = ("Error Message", "error", "Error", "message", "Information", "Note")
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _fmp_records(payload: object, where: str | Path, default_ticker: str) -> tuple[list, str]:
+    """The payload's records (``symbol`` added from the payload where it has one) and layout."""
+    if isinstance(payload, list):
+        return payload, "fmp_stable"
+    if not isinstance(payload, dict):
+        raise PriceFileError(where, f"JSON {_kind(payload)} is not an FMP price payload")
+    if "historicalStockList" in payload:
+        blocks = payload["historicalStockList"]
+        if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+            raise PriceFileError(
+                where, f'"historicalStockList" is {_kind(blocks)}, not a list of objects'
+            )
+        records: list = []
+        for block in blocks:
+            history = block.get("historical", [])
+            if not isinstance(history, list):
+                raise PriceFileError(
+                    where,
+                    f'"historical" of {block.get("symbol")!r} is {_kind(history)}, not a list',
+                )
+            symbol = block.get("symbol", default_ticker)
+            records += [{"symbol": symbol, **r} if isinstance(r, dict) else r for r in history]
+        return records, "fmp_v3"
+    if "historical" in payload:
+        history = payload["historical"]
+        if not isinstance(history, list):
+            raise PriceFileError(
+                where,
+                f'"historical" is {_kind(history)}, not a list of price records (FMP answers '
+                "so for a symbol it has no prices for)",
+            )
         symbol = payload.get("symbol", default_ticker)
-        records = [{"symbol": symbol, **rec} for rec in payload["historical"]]
-        layout = "fmp_v3"
-    elif isinstance(payload, list):
-        records, layout = payload, "fmp_stable"
-    elif isinstance(payload, dict) and "Error Message" in payload:
-        raise UnsupportedFileError(f"{source}: FMP error payload: {payload['Error Message']}")
-    else:
-        raise UnsupportedFileError(
-            f"{source}: JSON is neither an FMP historical-price-full object nor an EOD array"
+        return [{"symbol": symbol, **r} if isinstance(r, dict) else r for r in history], "fmp_v3"
+    for key in _FMP_ERROR_KEYS:
+        if key in payload:
+            raise PriceFileError(where, f"FMP error payload: {payload[key]}")
+    if not payload:
+        raise PriceFileError(
+            where, "empty JSON object {}: no price records (FMP answers {} for an unknown symbol)"
         )
-    if not all(isinstance(rec, dict) for rec in records):
-        raise UnsupportedFileError(f"{source}: FMP records must be JSON objects")
+    keys = ", ".join(sorted(map(str, payload))[:5])
+    raise PriceFileError(
+        where,
+        f"JSON object with keys {keys} is neither an FMP historical-price-full object nor an "
+        "EOD array",
+    )
+
+
+def _json_values_as_numbers(values: pd.Series) -> pd.Series:
+    """A JSON field as float64 where every present value is a number; else as text."""
+    if values.dtype != object:
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    present = values.notna().to_numpy()
+    text = values.astype(str).where(present)
+    numeric = pd.to_numeric(text, errors="coerce")
+    if (numeric.notna().to_numpy() | ~present).all():
+        return numeric.astype("float64")
+    return text.astype(object)  # the validator names the values that are not numbers
+
+
+def _fmp_payload_to_raw(
+    payload: object,
+    source: str,
+    default_ticker: str,
+    name_ticker: str | None,
+    where: str | Path,
+) -> RawPrices:
+    records, layout = _fmp_records(payload, where, default_ticker)
+    bad = next((i for i, rec in enumerate(records) if not isinstance(rec, dict)), None)
+    if bad is not None:
+        raise PriceFileError(
+            where,
+            f"FMP records must be JSON objects; record {bad + 1} is {_kind(records[bad])}",
+        )
 
     table = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    table.columns = [str(c) for c in table.columns]
+    _canonical_columns(list(table.columns), where=where)  # refuses duplicate fields
     mapping = _canonical_columns(list(table.columns))
     renamed = table.rename(columns=mapping)
     if "ticker" not in renamed.columns:
+        if records and not default_ticker:
+            raise PriceFileError(
+                where,
+                "no ticker: the records have no symbol and the file name gives no ticker "
+                "(name the file after its ticker, e.g. AAPL.json)",
+            )
         renamed["ticker"] = default_ticker
     frame = renamed.reindex(columns=list(RAW_COLUMNS))
     frame["ticker"] = frame["ticker"].fillna("").astype(str).astype("category")
     frame["date"] = frame["date"].fillna("").astype(str).astype("category")
     for col in PRICE_FIELDS:
-        numeric = pd.to_numeric(frame[col], errors="coerce")
-        # Keep the payload's own values where any is not a number, for the validator to name.
-        frame[col] = (
-            numeric if (numeric.notna() | frame[col].isna()).all() else frame[col].astype(object)
-        )
+        frame[col] = _json_values_as_numbers(frame[col])
+    if "close" not in renamed.columns and "adj_close" in renamed.columns:
+        frame["close"] = frame["adj_close"]  # adjusted-close-only records: close = adj close
     location = _numbered("record ", np.arange(1, len(frame) + 1))
 
     def raw_values(positions: np.ndarray) -> list[str]:
         return _rows_as_json(table.iloc[positions])
 
-    return RawPrices(frame, location, raw_values, source, layout)
+    raw = RawPrices(
+        frame,
+        location,
+        raw_values,
+        source,
+        layout,
+        name_ticker=_name_claim(name_ticker, frame["ticker"]),
+    )
+    return _finish(raw, where)
 
 
 def peek_tickers(path: str | Path) -> list[str]:
     """The distinct upper-case tickers a file holds, read cheaply (for the sensor).
 
     Only the ticker column (or the header) of a CSV file is parsed; rows of damaged lines
-    (see :attr:`RawPrices.line_issues`) name no ticker, since they will be quarantined.
+    (see :attr:`RawPrices.line_issues`) name no ticker, since they will be quarantined, and
+    in a file whose name claims a ticker (see :func:`_name_claim`) only that ticker counts,
+    if its rows hold it (rows of other tickers are ``ticker_conflict``).
+
+    Raises
+    ------
+    PriceFileError
+        As :func:`read_raw` (the message names the file).
     """
     path = Path(path)
+    if not path.is_file():
+        raise PriceFileNotFoundError(path, "price file not found")
+    return _naming_the_file(path, lambda: _peek_tickers(path))
+
+
+def _peek_tickers(path: Path) -> list[str]:
     data = _read_bytes(path)
-    if data.lstrip()[:1] in (b"{", b"["):
+    if data.lstrip()[:1] in (b"{", b"[") or _looks_like_markup(data) or not data.strip():
         raw = read_raw(path)
-        return sorted(set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {"", "NAN"})
-    header = _csv_header(path, data)
+        found = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {"", "NAN"}
+        if raw.name_ticker is not None:  # rows of other tickers are ticker conflicts
+            found &= {raw.name_ticker}
+        return sorted(found)
+    sep = _separator(data)
+    raw_header, header = _csv_header(path, data, sep)
+    _canonical_columns(raw_header, where=path)
     by_canonical = {v: k for k, v in _canonical_columns(header).items()}
     if "date" not in by_canonical:
-        raise UnsupportedFileError(f"{path}: no date column in header {header}")
+        raise PriceFileError(path, f"no date column in header {raw_header}")
+    name_ticker = ticker_from_filename(path)
     if "ticker" in by_canonical:
-        rows = _csv_rows(path, data, header)
+        rows = _csv_rows(path, data, raw_header, sep)
         col = pd.read_csv(
             io.BytesIO(rows.readable),
+            sep=sep,
             usecols=[by_canonical["ticker"]],
             dtype="category",
             skipinitialspace=True,
@@ -692,10 +1116,15 @@ def peek_tickers(path: str | Path) -> list[str]:
         used = col.cat.categories
         if len(rows.issues):
             if len(col) != len(rows.lines):
-                raise UnsupportedFileError(f"{path}: rows cannot be matched to lines")
+                raise PriceFileError(path, "rows cannot be matched to lines")
             codes = np.delete(col.cat.codes.to_numpy(), rows.issues["pos"].to_numpy())
             used = used[np.unique(codes[codes >= 0])]
-        return sorted(set(used.astype(str).str.strip().str.upper()) - {""})
+        found = set(used.astype(str).str.strip().str.upper()) - {""}
+        claim = _name_claim(name_ticker, pd.Series(pd.Categorical(used)))
+        if claim is not None:  # rows of other tickers are ticker conflicts
+            found &= {claim}
+        return sorted(found)
     if "close" in by_canonical or "adj_close" in by_canonical:
-        return [ticker_from_filename(path)]
-    return sorted({c.strip().upper() for c in header if c != by_canonical["date"]})
+        return [_ticker_of_name(path)]
+    date_name = by_canonical["date"]
+    return sorted({c.strip().upper() for c in header if c != date_name and c.strip()})

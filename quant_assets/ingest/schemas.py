@@ -17,6 +17,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 TICKER_PATTERN = r"^[A-Z0-9.\-^=]{1,15}$"
+MAX_PRICE = 1e7
+"""Largest price stored: a larger one is a unit error or damage (``out_of_range``)."""
+MAX_VOLUME = 1e13
+"""Largest volume stored (``out_of_range``)."""
 
 RULES: dict[str, str] = {
     "ticker_format": f"ticker must match {TICKER_PATTERN}",
@@ -24,6 +28,8 @@ RULES: dict[str, str] = {
     "date_in_future": "date is after the ingestion date",
     "date_on_weekend": "date falls on a Saturday or Sunday",
     "number_unparsable": "a price or volume field is not a number",
+    "non_finite": "a price or volume is inf, -inf, NaN or overflows (1e999): never stored",
+    "out_of_range": f"a price is above {MAX_PRICE:g} or a volume above {MAX_VOLUME:g}",
     "close_missing": "close is empty (open/high/low/volume may be empty, close may not)",
     "price_not_positive": "open, high, low, close and adj_close must be > 0",
     "high_below_open_close_low": "high must be >= max(open, close, low) where present",
@@ -31,6 +37,10 @@ RULES: dict[str, str] = {
     "volume_negative": "volume must be >= 0",
     "duplicate_exact": "an identical row for the same ticker and date appears earlier",
     "duplicate_conflict": "rows for the same ticker and date disagree; none is kept",
+    "ticker_conflict": (
+        "the row's ticker column disagrees with the ticker the file name gives (see "
+        "quant_assets.ingest.names); neither is guessed"
+    ),
     # The text of a CSV line, checked by the reader: such a row's values are not judged.
     "field_count": "a CSV line has more or fewer fields than the header (e.g. cut mid-line)",
     "nul_byte": "a CSV line contains a NUL byte (pandas would end the field there)",
@@ -60,7 +70,9 @@ def parsed_prices_schema(as_of: dt.date) -> pa.DataFrameSchema:
     Empty optional fields (NaN) pass every check: close-only data is valid.
     """
     as_of_ts = pd.Timestamp(as_of)
-    positive = pa.Check.gt(0, error="price_not_positive")
+    # The upper bounds (``out_of_range``) are checked by the validator in one numpy pass
+    # while it parses numbers; the table contract below holds them too.
+    price = pa.Check.gt(0, error="price_not_positive")
     return pa.DataFrameSchema(
         {
             # dtype left open: the validator hands tickers over as a categorical (fast regex).
@@ -75,11 +87,11 @@ def parsed_prices_schema(as_of: dt.date) -> pa.DataFrameSchema:
                 ],
                 nullable=False,
             ),
-            "open": pa.Column(float, positive, nullable=True),
-            "high": pa.Column(float, positive, nullable=True),
-            "low": pa.Column(float, positive, nullable=True),
-            "close": pa.Column(float, positive, nullable=False),
-            "adj_close": pa.Column(float, positive, nullable=True),
+            "open": pa.Column(float, price, nullable=True),
+            "high": pa.Column(float, price, nullable=True),
+            "low": pa.Column(float, price, nullable=True),
+            "close": pa.Column(float, price, nullable=False),
+            "adj_close": pa.Column(float, price, nullable=True),
             "volume": pa.Column(float, pa.Check.ge(0, error="volume_negative"), nullable=True),
         },
         checks=[
@@ -102,8 +114,11 @@ PRICES_TABLE_SCHEMA = pa.DataFrameSchema(
     {
         "ticker": pa.Column(None, pa.Check.str_matches(TICKER_PATTERN)),
         "date": pa.Column("datetime64[ns]", nullable=False),
-        **{c: pa.Column(float, pa.Check.gt(0), nullable=c != "close") for c in PRICE_COLUMNS},
-        "volume": pa.Column(float, pa.Check.ge(0), nullable=True),
+        **{
+            c: pa.Column(float, [pa.Check.gt(0), pa.Check.le(MAX_PRICE)], nullable=c != "close")
+            for c in PRICE_COLUMNS
+        },
+        "volume": pa.Column(float, [pa.Check.ge(0), pa.Check.le(MAX_VOLUME)], nullable=True),
         "source": pa.Column(str),
     },
     unique=["ticker", "date"],

@@ -84,7 +84,8 @@ def test_a_line_with_more_fields_in_the_middle_is_quarantined_and_the_rest_lands
 
 
 def test_more_fields_on_the_first_data_line_do_not_shift_the_columns(write_file):
-    extra = "2023-01-03,AAPL,130.28,130.9,124.17,125.07,112117500,\n"  # a trailing comma
+    # A value beyond the header (an empty one is a trailing separator: see the next test).
+    extra = "2023-01-03,AAPL,130.28,130.9,124.17,125.07,112117500,7\n"
     _, valid, rejected = _read(write_file, HEADER + extra + JAN4 + JAN5)
     assert valid["ticker"].astype(str).tolist() == ["AAPL", "AAPL"]
     assert _dates(valid) == ["2023-01-04", "2023-01-05"]
@@ -95,6 +96,27 @@ def test_more_fields_on_the_first_data_line_do_not_shift_the_columns(write_file)
     assert _quarantine(rejected) == [
         ("line 2", "field_count", "field_count: line has 8 fields, header has 7")
     ]
+
+
+def test_empty_fields_beyond_the_header_are_a_trailing_separator_not_damage(write_file):
+    text = (
+        HEADER
+        + "2023-01-03,AAPL,130.28,130.9,124.17,125.07,112117500,\n"
+        + JAN4.replace("\n", ",,\n")
+        + JAN5
+    )
+    _, valid, rejected = _read(write_file, text)
+    assert rejected.empty
+    assert _dates(valid) == ["2023-01-03", "2023-01-04", "2023-01-05"]
+    assert valid["volume"].tolist() == [112117500.0, 89113600.0, 80962700.0]
+
+
+def test_a_header_and_lines_ending_with_a_separator_are_read_whole(write_file):
+    lines = [HEADER, JAN3, JAN4]
+    text = "".join(line.replace("\n", ",\n") for line in lines) + JAN5
+    _, valid, rejected = _read(write_file, text)
+    assert rejected.empty
+    assert valid["close"].tolist() == [125.07, 126.36, 125.02]
 
 
 def test_a_line_of_one_field_says_field_not_fields(write_file):
@@ -158,13 +180,9 @@ def test_a_last_line_cut_inside_a_field_and_short_of_fields_names_both_rules(wri
 
 
 def test_blank_last_lines_and_a_header_only_file_need_no_line_break(write_file):
-    _, valid, rejected = _read(write_file, HEADER + JAN3 + "   ")
-    assert len(valid) == 1
-    assert set(rejected["rule"].iloc[0].split(",")) == {
-        "ticker_format",
-        "date_unparsable",
-        "close_missing",
-    }
+    raw, valid, rejected = _read(write_file, HEADER + JAN3 + "   ")
+    assert len(raw) == len(valid) == 1
+    assert rejected.empty
     raw, _, _ = _read(write_file, HEADER.rstrip("\n"))
     assert len(raw) == 0 and raw.line_issues.empty
 
@@ -175,16 +193,14 @@ def test_blank_last_lines_and_a_header_only_file_need_no_line_break(write_file):
 def test_crlf_file_counts_lines_and_fields_like_an_lf_file(write_file):
     lines = [HEADER, JAN3, "\n", "2023-01-04,AAPL,126.89\n", JAN5.rstrip("\n")]
     text = "".join(lines).replace("\n", "\r\n")
-    _, valid, rejected = _read(write_file, text)
+    raw, valid, rejected = _read(write_file, text)
+    assert len(raw) == 3  # the blank line 3 is no row
     assert _dates(valid) == ["2023-01-03"]
-    assert _quarantine(rejected)[1:] == [
+    assert _quarantine(rejected) == [
         ("line 4", "field_count", "field_count: line has 3 fields, header has 7"),
         ("line 5", "unterminated_last_line", UNTERMINATED),
     ]
-    blank_line = rejected.iloc[0]
-    assert blank_line["location"] == "line 3"
-    assert "field_count" not in blank_line["rule"]
-    assert json.loads(rejected.iloc[2]["raw_values"])["volume"] == "80962700"  # no "\r"
+    assert json.loads(rejected.iloc[1]["raw_values"])["volume"] == "80962700"  # no "\r"
 
 
 def test_lone_cr_line_endings_count_lines_like_pandas(write_file):
@@ -194,26 +210,42 @@ def test_lone_cr_line_endings_count_lines_like_pandas(write_file):
     assert rejected[["location", "rule"]].values.tolist() == [["line 3", "field_count"]]
 
 
-def test_blank_lines_are_rows_judged_by_the_value_rules_not_field_counts(write_file):
-    text = HEADER + JAN3 + "\n" + "  \n" + "\r\n" + JAN4
+def test_blank_lines_are_skipped_not_rows(write_file):
+    text = HEADER + JAN3 + "\n" + "  \n" + "\r\n" + JAN4 + "\n\n"
     raw, valid, rejected = _read(write_file, text)
     assert raw.line_issues.empty
-    assert len(valid) == 2
-    assert rejected["location"].tolist() == ["line 3", "line 4", "line 5"]
-    assert all("date_unparsable" in r.split(",") for r in rejected["rule"])
+    assert len(raw) == len(valid) == 2
+    assert rejected.empty
+    assert raw.locations(np.arange(2)).tolist() == ["line 2", "line 6"]
+
+
+def test_line_numbers_after_blank_lines_stay_true_in_the_quarantine(write_file):
+    text = HEADER + "\n" + JAN3 + "\n\n" + "2023-01-04,AAPL,126.89\n" + JAN5 + "\n"
+    raw, valid, rejected = _read(write_file, text)
+    assert len(raw) == 3
+    assert _dates(valid) == ["2023-01-03", "2023-01-05"]
+    assert rejected[["location", "rule"]].values.tolist() == [["line 6", "field_count"]]
 
 
 # --- quoted files -----------------------------------------------------------------------------
 
 
 def test_a_comma_inside_quotes_is_not_a_field(write_file):
-    quoted = '2023-01-04,"AAPL",126.89,128.66,125.08,"126.36","89,113,600"\n'
+    quoted = '2023-01-04,"AAPL",126.89,128.66,125.08,"126.36","89,11,3600"\n'
     raw, valid, rejected = _read(write_file, HEADER + JAN3 + quoted + JAN5)
     assert raw.line_issues.empty
     assert _dates(valid) == ["2023-01-03", "2023-01-05"]
+    # Not grouped by thousands: no number is guessed from it.
     assert _quarantine(rejected) == [
-        ("line 3", "number_unparsable", "number_unparsable: volume='89,113,600'")
+        ("line 3", "number_unparsable", "number_unparsable: volume='89,11,3600'")
     ]
+
+
+def test_quoted_thousands_separators_are_the_number_they_write(write_file):
+    quoted = '2023-01-04,"AAPL","1,126.89","1,128.66","1,125.08","1,126.36","89,113,600"\n'
+    _, valid, rejected = _read(write_file, HEADER + quoted)
+    assert rejected.empty
+    assert valid[["open", "close", "volume"]].values.tolist() == [[1126.89, 1126.36, 89113600.0]]
 
 
 def test_a_quoted_file_still_finds_short_lines_and_counts_lines_inside_quotes(write_file):
@@ -325,7 +357,6 @@ def test_every_row_of_a_file_with_every_kind_of_damage_is_valid_or_quarantined(w
     assert _dates(valid) == ["2023-01-03", "2023-01-06"]
     assert rejected[["location", "rule"]].values.tolist() == [
         ["line 2", "field_count"],
-        ["line 4", "ticker_format,date_unparsable,close_missing"],
         ["line 5", "field_count"],
         ["line 6", "nul_byte"],
         ["line 8", "unterminated_last_line"],
@@ -357,21 +388,27 @@ def test_line_issues_match_a_line_by_line_count(lines, eol, terminated):
         terminated = True  # an empty last line without a break is no line at all
     text = HEADER.rstrip("\n") + eol + eol.join(lines) + (eol if terminated else "")
     expected = []
-    for i, line in enumerate(lines):
-        if line.strip(" ") and line.count(",") != 6:
+    rows = [line for line in lines if line.strip(" ")]  # blank lines are no rows
+    for i, line in enumerate(rows):
+        fields = line.split(",")
+        empty_tail = 0  # empty fields beyond the header's seven are a trailing separator
+        while empty_tail < len(fields) - 7 and fields[-1 - empty_tail] == "":
+            empty_tail += 1
+        if len(fields) - empty_tail != 7:
             expected.append([i, "field_count"])
         if "\x00" in line:
             expected.append([i, "nul_byte"])
     if not terminated and lines[-1].strip(" "):
-        expected.append([len(lines) - 1, "unterminated_last_line"])
+        expected.append([len(rows) - 1, "unterminated_last_line"])
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "prices.csv"
         path.write_bytes(text.encode())
         raw = read_raw(path)
         valid, rejected = validate_prices(raw, as_of=AS_OF)
-    assert len(raw) == len(lines)
-    assert len(valid) + len(rejected) == len(lines)
+    assert len(raw) == len(rows)
+    assert len(valid) + len(rejected) == len(rows)
     found = raw.line_issues.sort_values("pos", kind="stable")[["pos", "rule"]].values.tolist()
     assert found == expected
-    locations = {f"line {pos + 2}" for pos, _ in expected}
+    row_lines = [i + 2 for i, line in enumerate(lines) if line.strip(" ")]
+    locations = {f"line {row_lines[pos]}" for pos, _ in expected}
     assert locations <= set(rejected["location"])

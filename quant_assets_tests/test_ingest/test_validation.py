@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quant_assets.ingest import RULES, TICKER_PATTERN, read_prices
+from quant_assets.ingest import MAX_PRICE, MAX_VOLUME, RULES, TICKER_PATTERN, read_prices
 from quant_assets.ingest.schemas import PRICES_TABLE_SCHEMA
 from quant_assets.ingest.validation import REJECTED_COLUMNS, VALID_COLUMNS
 
@@ -98,6 +99,18 @@ RULE_CASES = [
         "volume_negative: volume='-1.0'",
         id="volume_negative",
     ),
+    pytest.param(
+        "2023-01-04,AAPL,126.89,128.66,125.08,126.36,inf\n",
+        "non_finite",
+        "non_finite: volume='inf'",
+        id="non_finite",
+    ),
+    pytest.param(
+        "2023-01-04,AAPL,126.89,128.66,125.08,126.36,2e13\n",
+        "out_of_range",
+        "out_of_range: volume='20000000000000.0'",
+        id="out_of_range",
+    ),
     # The text of the line itself (checked by the reader): only the damage is reported.
     pytest.param(
         "2023-01-04,AAPL,126.89,128.66,125.08\n",  # cut inside its close
@@ -130,9 +143,10 @@ def test_row_breaking_one_rule_is_rejected_with_that_rule(validate_csv, bad_row,
     assert (bad["location"], bad["rule"], bad["reason"]) == ("line 3", rule, reason)
 
 
-def test_rule_cases_cover_every_rule_but_duplicates():
+def test_rule_cases_cover_every_rule_but_duplicates_and_ticker_conflicts():
+    # ticker_conflict needs a file name that claims a ticker: see test_ticker_identity.py.
     covered = {case.values[1] for case in RULE_CASES}
-    assert covered == set(RULES) - {"duplicate_exact", "duplicate_conflict"}
+    assert covered == set(RULES) - {"duplicate_exact", "duplicate_conflict", "ticker_conflict"}
 
 
 def test_row_breaking_several_rules_names_each_rule(validate_csv):
@@ -306,16 +320,17 @@ def test_valid_table_has_the_prices_contract_columns(validate_csv):
 
 DATES = ["2023-01-03", "2023-01-04", "2023-01-07", "2024-01-03", "", "2023-13-01"]
 TICKERS = ["AAPL", "aapl", "MSFT", "BAD!", ""]
-NUMBERS = ["", "1", "2", "2.5", "0045.10", "0", "-3", "abc", "6.3890796E7"]
+NUMBERS = ["", "1", "2", "2.5", "0045.10", "0", "-3", "abc", "6.3890796E7", "inf", "nan", "1e999"]
 
 
 def _number(text: str) -> float | None | str:
     if text == "":
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         return "bad"
+    return number if math.isfinite(number) else "bad"
 
 
 def _passes_row_rules(date: str, ticker: str, fields: tuple[str, ...]) -> bool:
@@ -332,7 +347,7 @@ def _passes_row_rules(date: str, ticker: str, fields: tuple[str, ...]) -> bool:
     if day > AS_OF or day.weekday() >= 5:
         return False
     prices = [p for p in (o, h, low, c) if p is not None]
-    if any(p <= 0 for p in prices) or (v is not None and v < 0):
+    if any(p <= 0 or p > MAX_PRICE for p in prices) or (v is not None and not 0 <= v <= MAX_VOLUME):
         return False
     if h is not None and h < max(p for p in (o, c, low) if p is not None):
         return False
