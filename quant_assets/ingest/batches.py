@@ -82,17 +82,21 @@ class FilesBatch:
 def read_price_files(files: Iterable[tuple[str, Path]], scope: set[str]) -> FilesBatch:
     """Read and validate each ``(source name, path)``; keep valid rows of ``scope`` tickers.
 
-    A file that cannot be read is listed in ``unreadable`` as ``"source: reason"`` and the
-    other files are still read. Raw files are only read.
+    A file that cannot be read or validated, whatever the reader raises, is listed in
+    ``unreadable`` as ``"source: reason"`` and the other files are still read. Raw files are
+    only read.
     """
     out = FilesBatch()
     for source, path in files:
         try:
             raw = read_raw(path, source=source)
+            valid, rejected = validate_prices(raw)
         except UnsupportedFileError as exc:
             out.unreadable.append(f"{source}: {exc}")
             continue
-        valid, rejected = validate_prices(raw)
+        except Exception as exc:  # noqa: BLE001 (one bad file never stops the others)
+            out.unreadable.append(f"{source}: {type(exc).__name__}: {exc}")
+            continue
         out.batch.add(valid, rejected, scope)
         file_tickers = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {""}
         manifest = dict(
