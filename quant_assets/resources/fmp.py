@@ -38,6 +38,7 @@ import random
 import re
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -628,10 +629,22 @@ def _bulk_records(
 def _bulk_csv(body: bytes, call: _EodCall, api_key: str) -> pd.DataFrame:
     """The bulk CSV as text columns; its header must name symbol, date and close."""
     try:
-        frame = pd.read_csv(
-            io.BytesIO(body), dtype=str, keep_default_na=False, skipinitialspace=True
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        with warnings.catch_warnings():
+            # More fields than the header on a line: pandas would drop them with a warning.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(body),
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,
+            )
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+    ) as exc:
         failure = redact(f"{type(exc).__name__}: {exc}", api_key)
         raise FMPPayloadError(
             f"{call.describe('response')} is not readable CSV (HTTP 200): {failure}"
