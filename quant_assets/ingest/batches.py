@@ -304,16 +304,19 @@ def fmp_value_issues(frame: pd.DataFrame, requested: np.ndarray) -> pd.DataFrame
 
 
 def _value_issues(values: pd.Series, column: str) -> pd.DataFrame:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", copy=True)
     nan_text = np.zeros(len(values), dtype=bool)
     if values.dtype == object:
         try:
             text = values.str.strip()  # NaN where a value is not text
         except AttributeError:  # no text at all in the column
-            pass
-        else:
-            found = text.str.fullmatch(_NAN_TEXT, case=False)
-            nan_text = found.fillna(False).to_numpy(dtype=bool)
+            text = pd.Series(np.nan, index=values.index, dtype=object)
+        is_text = text.notna().to_numpy()
+        # Text values are few (the client keeps only odd numbers as text); pandas would read
+        # "1e999" as NaN, so each is read as Python reads a number.
+        numbers[is_text] = [_text_number(t) for t in text[is_text]]
+        found = text.str.fullmatch(_NAN_TEXT, case=False).astype("boolean")
+        nan_text = found.fillna(False).to_numpy(dtype=bool)
     non_finite = np.isinf(numbers) | nan_text
     limit = MAX_VOLUME if column == "volume" else MAX_PRICE
     with np.errstate(invalid="ignore"):
@@ -327,6 +330,13 @@ def _value_issues(values: pd.Series, column: str) -> pd.DataFrame:
             reason = [f"{r} is above {limit:g}" for r in reason]
         frames.append(pd.DataFrame({"pos": pos, "rule": rule, "reason": reason}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _text_number(text: str) -> float:
+    try:
+        return float(text) if "_" not in text else np.nan
+    except ValueError:
+        return np.nan
 
 
 def _validate_screened(raw: RawPrices, issues: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
