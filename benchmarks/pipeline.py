@@ -17,6 +17,9 @@ and a temporary warehouse, raw folder and MLflow store:
    request per symbol, the client's rate limit off), ``prices``, ``factor_values``,
    ``predictions``, ``target_weights`` and ``backtests``, timed end to end with its checks.
    (``daily_update`` also renders ``backtest_report``; the goal is about the data path.)
+   Then the day's ``fmp_daily_bars`` once more from FMP's bulk endpoint (``fmp_bulk``): the
+   number of FMP requests of each mode is printed with the wait that the real API's rate
+   limit (300 requests/min on the entry plan) would add to it.
 3. For comparison, the same day dropped into the raw folder as a file: the run the raw-file
    sensor requests (``price_files`` + ``prices`` over the file's ticker partitions), then the
    date-partitioned assets for the day.
@@ -64,11 +67,11 @@ from quant_assets.partitions import (  # noqa: E402
     trading_day_partitions,
 )
 from quant_assets.resources.compute import ComputeResource  # noqa: E402
-from quant_assets.resources.fmp import FMPClient  # noqa: E402
+from quant_assets.resources.fmp import FMPClient, SlidingWindowLimiter  # noqa: E402
 from quant_assets.resources.mlflow import MLflowResource  # noqa: E402
 from quant_assets.resources.raw_files import RawFileStore  # noqa: E402
 from quant_assets.resources.warehouse import Warehouse  # noqa: E402
-from quant_assets_tests.fmp_server import FMPServer  # noqa: E402
+from quant_assets_tests.fmp_server import FakeClock, FMPServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("QUANT_ASSETS_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -83,6 +86,7 @@ RULES_ONLY = {
 }
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 GOAL_S = 5.0
+ENTRY_PLAN_REQUESTS_PER_MINUTE = 300
 ASSET_STEPS = {
     "fmp_daily_bars",
     "price_files",
@@ -104,6 +108,13 @@ class Stage:
 
 
 @dataclass
+class FMPCount:
+    mode: str
+    requests: int
+    step_s: float
+
+
+@dataclass
 class Outcome:
     dataset: str
     rows: int
@@ -115,6 +126,7 @@ class Outcome:
     update_steps: dict[str, float] = field(default_factory=dict)
     file_route: list[Stage] = field(default_factory=list)
     checks: str = ""
+    fmp: list[FMPCount] = field(default_factory=list)
 
 
 class Bench:
@@ -246,6 +258,10 @@ def bench_dataset(name: str, path: Path, instance_kind: str) -> Outcome:
                     partition_key=last_day,
                     partitions=1,
                 )
+                outcome.fmp = [
+                    FMPCount("per symbol", server.request_count(), steps["fmp_daily_bars"])
+                ]
+                outcome.fmp.append(fmp_bulk_day(bench, server, last_day))
                 os.environ.pop("FMP_API_KEY")
             daily.note = f"{len(day_rows)} symbols fetched"
             outcome.update = [daily]
@@ -285,12 +301,41 @@ def bench_dataset(name: str, path: Path, instance_kind: str) -> Outcome:
     return outcome
 
 
+def fmp_bulk_day(bench: Bench, server: FMPServer, day: str) -> FMPCount:
+    """The same day's fmp_daily_bars again (its rows replaced), from the bulk endpoint."""
+    before = server.request_count()
+    bench.resources["fmp"] = FMPClient(
+        base_url=server.base_url, requests_per_minute=0, fmp_bulk=True
+    )
+    _, steps = bench.run("fmp_daily_bars (bulk)", [fmp_daily_bars], partition_key=day)
+    return FMPCount("bulk (fmp_bulk)", server.request_count() - before, steps["fmp_daily_bars"])
+
+
+def rate_limit_wait_s(requests: int, per_minute: int = ENTRY_PLAN_REQUESTS_PER_MINUTE) -> float:
+    """Seconds the client's own limiter (a sliding minute of ``per_minute`` requests) makes
+    ``requests`` sent back to back wait, on a clock that moves only while waiting."""
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(per_minute)
+    return sum(limiter.acquire(clock.monotonic, clock.sleep) for _ in range(requests))
+
+
 def cold_import_s() -> float:
     """What a daemon-launched run pays first: importing the code location in a new process."""
     code = "import time; t = time.perf_counter(); import quant_assets.definitions; "
     code += "print(time.perf_counter() - t)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def print_fmp_requests(counts: list[FMPCount]) -> None:
+    """FMP requests of the day's fetch and the wait the real API's rate limit would add."""
+    rate = ENTRY_PLAN_REQUESTS_PER_MINUTE
+    print(f"  FMP requests of the one-day fetch (rate limit off here; at {rate}/min, the entry")
+    print("  plan's, the real API would add the wait shown):")
+    for c in counts:
+        wait = rate_limit_wait_s(c.requests)
+        print(f"    {c.mode:18s} {c.requests:6d} requests  +{wait:6.1f} s waiting  "
+              f"(fmp_daily_bars step {c.step_s:.2f} s)")  # fmt: skip
 
 
 def report(outcome: Outcome) -> bool:
@@ -315,8 +360,7 @@ def report(outcome: Outcome) -> bool:
     print(f"  {'total':54s} {update_s:8.2f}")
     print(f"    of which asset checks {checks_s:.2f} s; without them {update_s - checks_s:.2f} s")
     print(f"  rows dated {outcome.last_day}: {outcome.checks}")
-    print("  (FMP's rate limit is off here: at 300 requests/min, the entry plan's, fetching")
-    print("   one request per symbol would wait 60 s for every 300 symbols on the real API)")
+    print_fmp_requests(outcome.fmp)
     route_s = sum(s.wall_s for s in outcome.file_route)
     print("the same day as a file dropped into data/raw (sensor route), for comparison")
     for s in outcome.file_route:

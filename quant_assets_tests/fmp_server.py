@@ -16,6 +16,11 @@ Served paths (both filter ``from``/``to`` inclusively and return newest first):
   fields FMP's stable endpoint has; unknown symbol or empty range -> ``[]``.
 * ``/api/v3/historical-price-full/S``: ``{"symbol": S, "historical": [...]}``, records as stored;
   unknown symbol or empty range -> ``{}``.
+* ``/stable/eod-bulk?date=D``: CSV, header ``symbol,date,open,low,high,close,adjClose,volume``
+  (names and text quoted, as FMP sends them), one line per symbol holding a bar on ``D``, in
+  symbol order, numbers written as JSON writes them; a day without bars -> the header alone.
+
+Faults apply to every path alike (``inject(..., path=BULK_EOD_PATH)`` targets the bulk one).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 STABLE_EOD_PATH = "/stable/historical-price-eod/full"
 V3_EOD_PREFIX = "/api/v3/historical-price-full/"
+BULK_EOD_PATH = "/stable/eod-bulk"
+BULK_FIELDS = ("symbol", "date", "open", "low", "high", "close", "adjClose", "volume")
 DEFAULT_API_KEY = "fmp-loopback-key-7f3a9c"
 INVALID_KEY_MESSAGE = (
     "Invalid API KEY. Please retry or visit our documentation to create one FREE "
@@ -261,6 +268,8 @@ class FMPServer:
         return None
 
     def _route(self, path: str, query: dict[str, str]) -> _Reply:
+        if path == BULK_EOD_PATH:
+            return self._bulk_reply(query)
         try:
             start, end = _parse_range(query)
         except ValueError as exc:
@@ -274,6 +283,18 @@ class FMPServer:
             bars = self._bars_between(symbol, start, end)
             return _json_reply(200, {"symbol": symbol, "historical": bars} if bars else {})
         return _json_reply(404, {"Error Message": f"Unknown path {path}"})
+
+    def _bulk_reply(self, query: dict[str, str]) -> _Reply:
+        day = query.get("date", "")
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            return _json_reply(400, {"Error Message": f"date must be YYYY-MM-DD, got {day!r}"})
+        with self._lock:
+            bars = [
+                (s, dict(store[day])) for s, store in sorted(self._bars.items()) if day in store
+            ]
+        return _Reply("ok", 200, bulk_csv(bars), content_type="text/csv;charset=UTF-8")
 
     def _bars_between(self, symbol: str, start: str, end: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -291,6 +312,7 @@ class _Reply:
     code: int = 200
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json;charset=UTF-8"
 
 
 class _LoopbackHTTPServer(ThreadingHTTPServer):
@@ -319,7 +341,7 @@ class _FMPRequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, reply: _Reply) -> None:
         self.send_response(reply.code)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -373,6 +395,27 @@ def _parse_range(query: dict[str, str]) -> tuple[str, str]:
 def _stable_record(symbol: str, bar: dict[str, Any]) -> dict[str, Any]:
     record = {"symbol": symbol, **bar}
     return {key: record[key] for key in STABLE_FIELDS if key in record}
+
+
+def bulk_csv(bars: list[tuple[str, dict[str, Any]]]) -> bytes:
+    """``(symbol, bar)`` pairs as FMP's bulk CSV: quoted names and text, numbers as in JSON."""
+    lines = [",".join(_quoted(name) for name in BULK_FIELDS)]
+    for symbol, bar in bars:
+        lines.append(",".join(_bulk_field(name, symbol, bar) for name in BULK_FIELDS))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _bulk_field(name: str, symbol: str, bar: dict[str, Any]) -> str:
+    value = symbol if name == "symbol" else bar.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _quoted(value)
+    return json.dumps(value)  # repr of a float: read back exactly
 
 
 def _json_reply(code: int, payload: Any) -> _Reply:

@@ -29,6 +29,7 @@ from quant_assets.ingest.batches import (
     IngestBatch,
     fetch_fmp_bars,
     fmp_bars_batch,
+    fmp_rejections,
     read_price_files,
 )
 from quant_assets.ingest.seed import BENCHMARK_TICKER
@@ -52,7 +53,8 @@ from quant_assets.warehouse.prices import (
 
 PREVIEW_ROWS = 10
 MAX_FILES_PER_RUN = 10_000
-# One FMP request per ticker: a run of this many takes well under an hour at FMP's rate limits.
+# At most one FMP request per ticker: a run of this many takes well under an hour at FMP's
+# rate limits (with the bulk endpoint, one request per day whatever the number of tickers).
 MAX_TICKERS_PER_RUN = 5_000
 
 # The evening update (weekdays 18:30 New York, after the close) and the deadline by which
@@ -167,7 +169,8 @@ class FMPBarsConfig(Config):
         max_length=MAX_TICKERS_PER_RUN,
         description=(
             "Ticker symbols to fetch, upper case as FMP spells them (e.g. 'AAPL', 'BRK-B'); 0 "
-            f"to {MAX_TICKERS_PER_RUN} symbols, one HTTP request each. Empty: every instrument "
+            f"to {MAX_TICKERS_PER_RUN} symbols, one HTTP request each (one per day for all of "
+            "them where the FMP resource's fmp_bulk is on). Empty: every instrument "
             f"in the warehouse but the benchmark ({BENCHMARK_TICKER})."
         ),
     )
@@ -188,34 +191,50 @@ def fmp_daily_bars(
 ) -> MaterializeResult:
     """End-of-day bars from Financial Modeling Prep for the run's trading days.
 
-    A backfill of many days is one run and one request per ticker. All tickers are fetched
-    before anything is written, so an outage fails the run with nothing half-written and the
-    next run catches up. A ticker with no bars in the window (a holiday, or a symbol FMP does
-    not know) is reported, not fatal.
+    With ``fmp_bulk`` on (the plan has FMP's bulk endpoint) a run sends one request per
+    trading day for every symbol; otherwise one per ticker, whatever the number of days. All
+    replies are fetched before anything is written, so an outage fails the run with nothing
+    half-written and the next run catches up. A ticker with no bars in the window (a holiday,
+    or a symbol FMP does not know) is reported, not fatal; a reply that is not price data (an
+    FMP error object, an HTML page, ``{"historical": null}``) is quarantined in
+    ``rejected_rows`` (rule ``fmp_payload``) and named in the metadata, and every other
+    ticker's bars still land.
     """
     if not FMPClient.has_api_key():
         raise Failure(
             "FMP_API_KEY is not set: export your Financial Modeling Prep key to fetch bars"
         )
     start, end = trading_day_window(context)
+    days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     tickers = config.tickers or _universe(warehouse)
     if not tickers:
         raise Failure("no tickers to fetch: ingest price files first or set config.tickers")
     try:
-        fetched, empty = fetch_fmp_bars(fmp, tickers, start, end)
+        fetch = fetch_fmp_bars(fmp, tickers, days, bulk=fmp.fmp_bulk)
     except FMPError as exc:
         raise Failure(str(exc)) from exc
 
-    batch = fmp_bars_batch(fetched, fmp.api_version, start, end)
+    batch = fmp_bars_batch(fetch)
     with warehouse.transaction() as con:
-        counts = store_fetched_bars(con, batch.valid_frame(), batch.rejected_frame())
+        counts = store_fetched_bars(con, batch.valid_frame(), fmp_rejections(batch, fetch))
 
     meta = _batch_metadata(batch, counts)
     meta["window"] = f"{start.isoformat()}..{end.isoformat()}"
     meta["tickers_requested"] = len(tickers)
-    if empty:
-        meta["tickers_without_bars"] = ", ".join(empty)
-        context.log.warning(f"no FMP bars for {len(empty)} tickers in {start}..{end}: {empty[:20]}")
+    meta["fmp_requests"] = fetch.requests
+    meta["fmp_mode"] = "bulk (one request per day)" if fmp.fmp_bulk else "per symbol"
+    if fetch.without_bars:
+        meta["tickers_without_bars"] = ", ".join(fetch.without_bars)
+        context.log.warning(
+            f"no FMP bars for {len(fetch.without_bars)} tickers in {start}..{end}: "
+            f"{fetch.without_bars[:20]}"
+        )
+    if fetch.bad_payloads:
+        meta["bad_payloads"] = _bullets(
+            [f"{src}: {msg}" for src, (_, msg) in fetch.bad_payloads.items()]
+        )
+        for source, (_, message) in fetch.bad_payloads.items():
+            context.log.error(f"quarantined {source}: {message}")
     return MaterializeResult(metadata=meta)
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 from dagster import (
@@ -95,32 +96,45 @@ def scan_raw_folder(
     """Which files changed since ``cursor`` and are not in the ``{path: sha256}`` manifest.
 
     An untouched file (same size and mtime) costs one ``stat``; a touched one is hashed. A
-    file that cannot be read, or tickers not matching the ticker pattern, are reported in
-    ``errors`` / ``warnings`` and never stop the other files.
+    file that cannot be read (whatever the reader raises: a damaged gzip, a JSON payload that
+    is no price data, a file removed mid-scan), or tickers not matching the ticker pattern,
+    are reported in ``errors`` / ``warnings`` naming the file and never stop the other files.
     """
     scan = RawFolderScan()
     for path in raw_files.list_files():
-        rel, stat = raw_files.relative(path), path.stat()
-        previous = cursor.get(rel)
-        if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
-            scan.cursor[rel] = previous
-            continue
-        sha = file_sha256(path)
-        scan.cursor[rel] = [stat.st_size, stat.st_mtime_ns, sha]
-        if (previous and previous[2] == sha) or manifest.get(f"raw/{rel}") == sha:
-            continue
+        rel = raw_files.relative(path)
         try:
-            tickers = peek_tickers(path)
-        except (UnsupportedFileError, ValueError) as exc:
-            scan.errors.append(f"cannot read raw/{rel}: {exc}")
-            continue
-        good = [t for t in tickers if re.match(TICKER_PATTERN, t)]
-        if len(good) < len(tickers):
-            bad = sorted(set(tickers) - set(good))[:10]
-            scan.warnings.append(f"raw/{rel}: refused tickers not matching {TICKER_PATTERN}: {bad}")
-        if good:
-            scan.changed.append(ChangedFile(rel, sha, good))
+            _scan_file(path, rel, cursor.get(rel), manifest, scan)
+        except Exception as exc:  # noqa: BLE001 (one file's failure never ends the tick)
+            # Whatever a reader raises, the file is named and the other files are scanned.
+            scan.errors.append(f"cannot read raw/{rel}: {_describe(exc)}")
     return scan
+
+
+def _scan_file(
+    path: Path, rel: str, previous: list | None, manifest: dict[str, str], scan: RawFolderScan
+) -> None:
+    stat = path.stat()
+    if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
+        scan.cursor[rel] = previous
+        return
+    sha = file_sha256(path)
+    # Remembered before reading: a file that cannot be read is reported once, not every tick.
+    scan.cursor[rel] = [stat.st_size, stat.st_mtime_ns, sha]
+    if (previous and previous[2] == sha) or manifest.get(f"raw/{rel}") == sha:
+        return
+    tickers = peek_tickers(path)
+    good = [t for t in tickers if re.match(TICKER_PATTERN, t)]
+    if len(good) < len(tickers):
+        bad = sorted(set(tickers) - set(good))[:10]
+        scan.warnings.append(f"raw/{rel}: refused tickers not matching {TICKER_PATTERN}: {bad}")
+    if good:
+        scan.changed.append(ChangedFile(rel, sha, good))
+
+
+def _describe(exc: Exception) -> str:
+    # A reader's own errors already say what is wrong; anything else also says what it was.
+    return str(exc) if isinstance(exc, UnsupportedFileError) else f"{type(exc).__name__}: {exc}"
 
 
 def new_partition_keys(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,9 +17,15 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from quant_assets.ingest.readers import UnsupportedFileError, fmp_payload_to_raw, read_raw
-from quant_assets.ingest.validation import validate_prices
-from quant_assets.resources.fmp import FMPError, FMPNotFoundError
+from quant_assets.ingest.readers import (
+    PRICE_FIELDS,
+    RawPrices,
+    UnsupportedFileError,
+    fmp_payload_to_raw,
+    read_raw,
+)
+from quant_assets.ingest.validation import REJECTED_COLUMNS, validate_prices
+from quant_assets.resources.fmp import FMPError, FMPNotFoundError, FMPPayloadError
 from quant_assets.resources.raw_files import file_sha256
 
 
@@ -76,17 +82,21 @@ class FilesBatch:
 def read_price_files(files: Iterable[tuple[str, Path]], scope: set[str]) -> FilesBatch:
     """Read and validate each ``(source name, path)``; keep valid rows of ``scope`` tickers.
 
-    A file that cannot be read is listed in ``unreadable`` as ``"source: reason"`` and the
-    other files are still read. Raw files are only read.
+    A file that cannot be read or validated, whatever the reader raises, is listed in
+    ``unreadable`` as ``"source: reason"`` and the other files are still read. Raw files are
+    only read.
     """
     out = FilesBatch()
     for source, path in files:
         try:
             raw = read_raw(path, source=source)
+            valid, rejected = validate_prices(raw)
         except UnsupportedFileError as exc:
             out.unreadable.append(f"{source}: {exc}")
             continue
-        valid, rejected = validate_prices(raw)
+        except Exception as exc:  # noqa: BLE001 (one bad file never stops the others)
+            out.unreadable.append(f"{source}: {type(exc).__name__}: {exc}")
+            continue
         out.batch.add(valid, rejected, scope)
         file_tickers = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {""}
         manifest = dict(
@@ -106,62 +116,272 @@ def read_price_files(files: Iterable[tuple[str, Path]], scope: set[str]) -> File
 class EodSource(Protocol):
     """What :func:`fetch_fmp_bars` needs of the FMP client."""
 
+    api_version: str
+
     def historical_eod(self, symbol: str, start: dt.date, end: dt.date) -> list[dict]: ...
+
+    def eod_bulk(self, day: dt.date, symbols: Collection[str] | None = None) -> list[dict]: ...
+
+
+@dataclass(frozen=True)
+class FMPReply:
+    """The records one request gave for one symbol; ``source`` names that request."""
+
+    source: str
+    symbol: str
+    records: list[dict]
+
+
+@dataclass
+class FMPFetch:
+    """What one run fetched from FMP, before anything is written.
+
+    ``bad_payloads`` maps the source of each request whose reply was not price data to
+    ``(symbol or "", message)``: reported and quarantined, the other requests still land.
+    """
+
+    replies: list[FMPReply] = field(default_factory=list)
+    without_bars: list[str] = field(default_factory=list)
+    bad_payloads: dict[str, tuple[str, str]] = field(default_factory=dict)
+    requests: int = 0
+
+
+def fmp_source(api_version: str, symbol: str, start: dt.date, end: dt.date) -> str:
+    """The source of a per-symbol request's rows: ``fmp/stable/AAPL/2021-05-03_2021-05-07``."""
+    return f"fmp/{api_version}/{symbol}/{start.isoformat()}_{end.isoformat()}"
+
+
+def bulk_source(day: dt.date, symbol: str | None = None) -> str:
+    """The source of a bulk request (``fmp/eod-bulk/2021-05-03``) or of one symbol's rows in it
+    (``fmp/eod-bulk/AAPL/2021-05-03``)."""
+    return f"fmp/eod-bulk/{symbol}/{day.isoformat()}" if symbol else f"fmp/eod-bulk/{day}"
 
 
 def fetch_fmp_bars(
-    fmp: EodSource, tickers: list[str], start: dt.date, end: dt.date
-) -> tuple[dict[str, list[dict]], list[str]]:
-    """Every ticker's end-of-day records for ``start..end``, and the tickers that had none.
+    fmp: EodSource,
+    tickers: list[str],
+    days: list[dt.date],
+    bulk: bool = False,
+) -> FMPFetch:
+    """Every ticker's end-of-day records for the trading ``days``, fetched before any write.
 
-    One request per ticker (the API is per symbol); all are fetched before anything is
-    written. A symbol FMP does not know counts as having no bars; any other FMP error raises
-    :class:`FMPError` naming the ticker and the window.
+    Per symbol (every plan): one request per ticker for ``days[0]..days[-1]``. Bulk (plans
+    with FMP's bulk endpoint): one request per day for every symbol, kept to ``tickers``.
+    A symbol FMP does not know counts as having no bars. A reply that is not price data
+    (:class:`FMPPayloadError`) is kept in ``bad_payloads`` and the other requests go on; any
+    other FMP error (outage, rate limit, key) raises :class:`FMPError` naming the ticker or
+    day, so that nothing is written and the next run catches up.
     """
-    fetched: dict[str, list[dict]] = {}
-    empty: list[str] = []
+    out = _fetch_bulk(fmp, tickers, days) if bulk else _fetch_per_symbol(fmp, tickers, days)
+    fetched = {reply.symbol for reply in out.replies}
+    out.without_bars = [t for t in tickers if t not in fetched]
+    return out
+
+
+def _fetch_per_symbol(fmp: EodSource, tickers: list[str], days: list[dt.date]) -> FMPFetch:
+    out, start, end = FMPFetch(), days[0], days[-1]
     for ticker in tickers:
+        source = fmp_source(fmp.api_version, ticker, start, end)
+        out.requests += 1
         try:
             records = fmp.historical_eod(ticker, start, end)
         except FMPNotFoundError:
-            records = []
+            continue
+        except FMPPayloadError as exc:
+            out.bad_payloads[source] = (ticker, str(exc))
+            continue
         except FMPError as exc:
             raise FMPError(f"FMP fetch failed for {ticker} {start}..{end}: {exc}") from exc
         if records:
-            fetched[ticker] = records
-        else:
-            empty.append(ticker)
-    return fetched, empty
+            out.replies.append(FMPReply(source, ticker, records))
+    return out
 
 
-def fmp_bars_batch(
-    fetched: dict[str, list[dict]], api_version: str, start: dt.date, end: dt.date
-) -> IngestBatch:
-    """The validated bars of every fetched symbol, each row's source naming its own request."""
+def _fetch_bulk(fmp: EodSource, tickers: list[str], days: list[dt.date]) -> FMPFetch:
+    out, universe = FMPFetch(), set(tickers)
+    for day in days:
+        out.requests += 1
+        try:
+            records = fmp.eod_bulk(day, universe)
+        except FMPPayloadError as exc:
+            out.bad_payloads[bulk_source(day)] = ("", str(exc))
+            continue
+        except FMPError as exc:
+            raise FMPError(f"FMP bulk fetch failed for {day}: {exc}") from exc
+        by_symbol: dict[str, list[dict]] = {}
+        for record in records:
+            by_symbol.setdefault(str(record.get("symbol")), []).append(record)
+        out.replies += [
+            FMPReply(bulk_source(day, symbol), symbol, by_symbol[symbol])
+            for symbol in sorted(by_symbol)
+        ]
+    return out
+
+
+def fmp_bars_batch(fetch: FMPFetch) -> IngestBatch:
+    """The validated bars of every reply, each row's source naming its own request."""
     batch = IngestBatch()
-    if fetched:
-        span = f"{start.isoformat()}_{end.isoformat()}"
-        batch.add(*validate_fmp_records(fetched, f"fmp/{api_version}/", f"/{span}"), None)
+    if fetch.replies:
+        batch.add(*validate_fmp_records(fetch.replies), None)
     return batch
 
 
-def validate_fmp_records(
-    fetched: dict[str, list[dict]], prefix: str, suffix: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate the bars of many symbols at once (per symbol it would cost ~10 ms each).
+def bad_payload_rows(fetch: FMPFetch) -> pd.DataFrame:
+    """One quarantine row per request whose reply was not price data (rule ``fmp_payload``)."""
+    items = sorted(fetch.bad_payloads.items())
+    return pd.DataFrame(
+        {
+            "source": [source for source, _ in items],
+            "location": "response",
+            "ticker": [symbol or None for _, (symbol, _) in items],
+            "date": None,
+            "rule": "fmp_payload",
+            "reason": ["fmp_payload: " + message for _, (_, message) in items],
+            "raw_values": None,
+        },
+        columns=REJECTED_COLUMNS,
+    )
 
-    Each row's source names its symbol's request (``prefix + TICKER + suffix``), and a
-    rejected row's location is its record number in that request's reply.
+
+def fmp_rejections(batch: IngestBatch, fetch: FMPFetch) -> pd.DataFrame:
+    """The batch's rejected rows plus one row per reply that was not price data."""
+    frames = [f for f in (batch.rejected_frame(), bad_payload_rows(fetch)) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def validate_fmp_records(replies: list[FMPReply]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate the bars of many replies at once (per reply it would cost ~10 ms each).
+
+    Each row's source is its reply's, and a rejected row's location is its record number in
+    that reply. Rows whose numbers are not finite or out of range, or whose symbol is not
+    the one requested, are quarantined first (:func:`fmp_value_issues`).
     """
-    counts = np.array([len(r) for r in fetched.values()], dtype=np.int64)
-    records = [{"symbol": t, **rec} for t, recs in fetched.items() for rec in recs]
-    raw = fmp_payload_to_raw(records, source=prefix + "*" + suffix)
-    sources = np.array([prefix + t + suffix for t in fetched], dtype=object)
+    counts = np.array([len(r.records) for r in replies], dtype=np.int64)
+    records = [{"symbol": r.symbol, **rec} for r in replies for rec in r.records]
+    raw = fmp_payload_to_raw(records, source="fmp/*")
+    sources = np.array([r.source for r in replies], dtype=object)
     first = np.repeat(np.cumsum(counts) - counts, counts)
 
     def locations(positions: np.ndarray) -> np.ndarray:
-        numbers = (np.asarray(positions) - first[positions] + 1).astype(str)
+        positions = np.asarray(positions, dtype=np.int64)
+        numbers = (positions - first[positions] + 1).astype(str)
         return np.char.add("record ", numbers).astype(object)
 
     raw = dataclasses.replace(raw, locations=locations, row_sources=np.repeat(sources, counts))
-    return validate_prices(raw)
+    requested = np.repeat(np.array([r.symbol for r in replies], dtype=object), counts)
+    return _validate_screened(raw, fmp_value_issues(raw.frame, requested))
+
+
+# Bounds of a storable number, as the issue's rules state them; the CSV validator applies the
+# same rules (``non_finite``, ``out_of_range``) to files. Prices <= 0 and negative volumes keep
+# their own rules (``price_not_positive``, ``volume_negative``), judged by the validator.
+MAX_PRICE = 1e7
+MAX_VOLUME = 1e13
+_NAN_TEXT = r"[+-]?nan"
+
+
+def fmp_value_issues(frame: pd.DataFrame, requested: np.ndarray) -> pd.DataFrame:
+    """Rows of FMP records to quarantine before validation, as issues ``pos, rule, reason``.
+
+    * ``non_finite``: a price or volume that is inf, -inf or NaN, as a float or as the text
+      the client keeps for JSON's ``NaN``/``Infinity`` and for overflowing numbers (``1e999``);
+    * ``out_of_range``: a price above :data:`MAX_PRICE` or a volume above :data:`MAX_VOLUME`;
+    * ``ticker_conflict``: the record's ``symbol`` is not the symbol requested (``requested``,
+      by row), so its rows are not filed under either.
+
+    Kept apart from the CSV validator so that the two can be unified in one place later.
+    """
+    issues = [_value_issues(frame[col], col) for col in PRICE_FIELDS]
+    symbol = frame["ticker"].astype(str).str.strip().str.upper().to_numpy(dtype=object)
+    conflict = np.flatnonzero((symbol != requested) & (symbol != "") & (symbol != "NAN"))
+    if len(conflict):
+        reason = [
+            f"ticker_conflict: requested {want!r}, the record says {got!r}"
+            for want, got in zip(requested[conflict], symbol[conflict], strict=True)
+        ]
+        issues.append(pd.DataFrame({"pos": conflict, "rule": "ticker_conflict", "reason": reason}))
+    return pd.concat(issues, ignore_index=True)
+
+
+def _value_issues(values: pd.Series, column: str) -> pd.DataFrame:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", copy=True)
+    nan_text = np.zeros(len(values), dtype=bool)
+    if values.dtype == object:
+        try:
+            text = values.str.strip()  # NaN where a value is not text
+        except AttributeError:  # no text at all in the column
+            text = pd.Series(np.nan, index=values.index, dtype=object)
+        is_text = text.notna().to_numpy()
+        # Text values are few (the client keeps only odd numbers as text); pandas would read
+        # "1e999" as NaN, so each is read as Python reads a number.
+        numbers[is_text] = [_text_number(t) for t in text[is_text]]
+        found = text.str.fullmatch(_NAN_TEXT, case=False).astype("boolean")
+        nan_text = found.fillna(False).to_numpy(dtype=bool)
+    non_finite = np.isinf(numbers) | nan_text
+    limit = MAX_VOLUME if column == "volume" else MAX_PRICE
+    with np.errstate(invalid="ignore"):
+        too_large = ~non_finite & (numbers > limit)
+    frames = []
+    for rule, mask in (("non_finite", non_finite), ("out_of_range", too_large)):
+        pos = np.flatnonzero(mask)
+        shown = values.iloc[pos].astype(str).to_numpy(dtype=object)
+        reason = [f"{rule}: {column}={value!r}" for value in shown]
+        if rule == "out_of_range":
+            reason = [f"{r} is above {limit:g}" for r in reason]
+        frames.append(pd.DataFrame({"pos": pos, "rule": rule, "reason": reason}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _text_number(text: str) -> float:
+    try:
+        return float(text) if "_" not in text else np.nan
+    except ValueError:
+        return np.nan
+
+
+def _validate_screened(raw: RawPrices, issues: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`validate_prices` on the rows without ``issues``; those are quarantined as such."""
+    if issues.empty:
+        return validate_prices(raw)
+    per_row = issues.sort_values("pos", kind="stable").groupby("pos", sort=True)
+    per_row = per_row.agg(
+        rule=("rule", lambda s: ",".join(dict.fromkeys(s))), reason=("reason", "; ".join)
+    )
+    bad = per_row.index.to_numpy(dtype=np.int64)
+    screened = pd.DataFrame(
+        {
+            "source": raw.source if raw.row_sources is None else raw.row_sources[bad],
+            "location": raw.locations(bad),
+            "ticker": raw.frame["ticker"].iloc[bad].to_numpy(dtype=object),
+            "date": raw.frame["date"].iloc[bad].to_numpy(dtype=object),
+            "rule": per_row["rule"].to_numpy(dtype=object),
+            "reason": per_row["reason"].to_numpy(dtype=object),
+            "raw_values": np.asarray(raw.raw_values(bad), dtype=object),
+        },
+        columns=REJECTED_COLUMNS,
+    )
+    keep = np.setdiff1d(np.arange(len(raw)), bad)
+    valid, rejected = validate_prices(_rows_of(raw, keep))
+    frames = [f for f in (screened, rejected) if len(f)]
+    return valid, pd.concat(frames, ignore_index=True)
+
+
+def _rows_of(raw: RawPrices, keep: np.ndarray) -> RawPrices:
+    """``raw`` restricted to the row positions ``keep`` (sorted), locations and values intact."""
+    frame = raw.frame.iloc[keep].reset_index(drop=True)
+    for col in PRICE_FIELDS:
+        if frame[col].dtype == object:
+            # Text left only on screened rows: the numbers (JSON floats) go on exactly as read.
+            numbers = pd.to_numeric(frame[col], errors="coerce")
+            if (numbers.notna() | frame[col].isna()).all():
+                frame[col] = numbers.astype("float64")
+    lines = raw.line_issues[raw.line_issues["pos"].isin(keep)].copy()
+    lines["pos"] = np.searchsorted(keep, lines["pos"].to_numpy(dtype=np.int64))
+    return dataclasses.replace(
+        raw,
+        frame=frame,
+        locations=lambda p: raw.locations(keep[np.asarray(p, dtype=np.int64)]),
+        raw_values=lambda p: raw.raw_values(keep[np.asarray(p, dtype=np.int64)]),
+        row_sources=None if raw.row_sources is None else raw.row_sources[keep],
+        line_issues=lines,
+    )

@@ -41,6 +41,14 @@ RULES: dict[str, str] = {
         "the row's ticker column disagrees with the ticker the file name gives (see "
         "quant_assets.ingest.names); neither is guessed"
     ),
+    "source_conflict": (
+        "two sources (files, FMP) deliver different values for the same ticker and date; both "
+        "are quarantined unless source_priority ranks one above the other"
+    ),
+    "fmp_payload": (
+        "an FMP reply that is not price data (error object, HTML page, wrong shape): the whole "
+        "request is quarantined and the other symbols land"
+    ),
     # The text of a CSV line, checked by the reader: such a row's values are not judged.
     "field_count": "a CSV line has more or fewer fields than the header (e.g. cut mid-line)",
     "nul_byte": "a CSV line contains a NUL byte (pandas would end the field there)",

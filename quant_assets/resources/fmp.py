@@ -10,6 +10,16 @@ Two FMP layouts are supported:
 Both return records newest first, with split-adjusted (not dividend-adjusted) ``open/high/low/close``
 and ``volume`` as JSON numbers (sometimes E-notation floats such as ``6.3890796E7``).
 
+Plans that include it also have the end-of-day bulk endpoint (:meth:`FMPClient.eod_bulk`, chosen by
+the ``fmp_bulk`` setting): one request per trading day for every symbol, as CSV.
+
+A price or volume that JSON or CSV gives as ``NaN``, ``Infinity`` or a number that overflows a float
+(``1e999``) is handed on as its text, never as a float, so the validator quarantines it
+(``non_finite``) instead of storing it; a ``true``, list or object where a number belongs is handed
+on as its JSON text (``number_unparsable``). A body that is not price data at all (empty, an FMP
+error object, an HTML page, ``{"historical": null}``, records that are not objects) raises
+:class:`FMPPayloadError` naming the symbol or day.
+
 The API key is read from the ``FMP_API_KEY`` environment variable at request time, so it never
 becomes part of the resource's config, repr or Dagster metadata. FMP expects it as the ``apikey``
 query parameter, which puts it in every URL; every URL this module shows is therefore redacted.
@@ -19,17 +29,22 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import io
+import json
 import logging
+import math
 import random
 import re
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlencode
 
+import pandas as pd
 import requests
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
@@ -42,6 +57,10 @@ logger = logging.getLogger(__name__)
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,15}$")
 RATE_WINDOW_S = 60.0
 REDACTED = "***"
+BULK_EOD_PATH = "/stable/eod-bulk"
+# FMP's field names of the numbers of an end-of-day bar.
+NUMBER_FIELDS = ("open", "high", "low", "close", "adjClose", "volume")
+BULK_REQUIRED_COLUMNS = ("symbol", "date", "close")
 
 # 402 is how FMP's stable API says "this symbol or endpoint is not in your plan".
 _AUTH_STATUSES = frozenset({401, 402, 403})
@@ -194,6 +213,7 @@ class _EodCall:
     symbol: str
     url: str
     params: dict[str, str]
+    day: str | None = None  # set for a bulk request: every symbol of one day
 
     @property
     def shown_url(self) -> str:
@@ -201,7 +221,8 @@ class _EodCall:
         return f"{self.url}?{urlencode({**self.params, 'apikey': REDACTED}, safe='*')}"
 
     def describe(self, what: str) -> str:
-        return f"FMP {what} for symbol {self.symbol!r} at {self.shown_url}"
+        subject = f"bulk day {self.day}" if self.day else f"symbol {self.symbol!r}"
+        return f"FMP {what} for {subject} at {self.shown_url}"
 
 
 @dataclass(frozen=True)
@@ -234,6 +255,8 @@ class FMPClient(ConfigurableResource):
         ``backoff_max_s``.
     requests_per_minute : int
         HTTP attempts allowed per rolling 60 s on this resource instance; 0 disables the limit.
+    fmp_bulk : bool
+        The plan includes the end-of-day bulk endpoint: fetch one request per trading day.
     """
 
     base_url: str = Field(
@@ -275,6 +298,14 @@ class FMPClient(ConfigurableResource):
         le=100_000,
         description="HTTP attempts per rolling 60 s on this resource (requests/minute); 0 "
         "disables the client-side limit.",
+    )
+    fmp_bulk: bool = Field(
+        default=False,
+        description=(
+            "The FMP plan includes the end-of-day bulk endpoint (/stable/eod-bulk): the daily "
+            "run then sends one request per trading day for every symbol, instead of one "
+            "request per symbol (the fallback, which every plan has)."
+        ),
     )
 
     # Tests replace _sleep and _clock to record waits instead of waiting.
@@ -321,6 +352,50 @@ class FMPClient(ConfigurableResource):
         payload = self._get_json(call, api_key)
         return _records_from_payload(payload, call)
 
+    def eod_bulk(
+        self, day: dt.date, symbols: Collection[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every symbol's end-of-day bar of ``day`` in one request (plans with the bulk endpoint).
+
+        Assumed contract (FMP's stable API docs, "EOD Bulk API"):
+        ``GET /stable/eod-bulk?date=YYYY-MM-DD&apikey=...`` answers CSV whose header is
+        ``symbol,date,open,low,high,close,adjClose,volume`` (names possibly quoted), one line
+        per symbol traded that day, in no particular order; a day without trading gives the
+        header alone. FMP answers throttling and plan errors on this endpoint with HTTP 200 and
+        a JSON ``{"Error Message": ...}`` body, so the first byte of the body decides: JSON is
+        read as FMP's error object (or, from a server that sends JSON records, as records), an
+        HTML page is refused, anything else is CSV. The path is the same whatever
+        ``api_version`` says: the bulk endpoint exists on the stable API only.
+
+        Retries, the rate limit, key redaction and errors are those of :meth:`historical_eod`.
+
+        Parameters
+        ----------
+        day : datetime.date
+            The trading date.
+        symbols : collection of str, optional
+            Keep only the bars of these symbols (the universe); default every symbol.
+
+        Returns
+        -------
+        list of dict
+            One record per CSV line kept, in the body's order, with FMP's field names; numbers
+            are floats (parsed exactly as JSON would), a value that is not a finite number
+            stays its text, an empty field is None.
+
+        Raises
+        ------
+        FMPPayloadError
+            The body is empty, an FMP error, an HTML page, or CSV without a ``symbol``,
+            ``date`` or ``close`` column or with lines that cannot be split into fields.
+        FMPAuthError, FMPRateLimitError, FMPUnavailableError
+            As for :meth:`historical_eod`.
+        """
+        api_key = _api_key()
+        call = self._bulk_call(day)
+        response = self._get_response(call, api_key)
+        return _bulk_records(response, call, api_key, symbols)
+
     def close(self) -> None:
         """Close the pooled HTTP connections; the next request opens a new session."""
         with self._lock:
@@ -343,12 +418,21 @@ class FMPClient(ConfigurableResource):
             return _EodCall(symbol, url, {"symbol": symbol, **dates})
         raise ValueError(f"api_version must be 'stable' or 'v3', got {self.api_version!r}")
 
+    def _bulk_call(self, day: dt.date) -> _EodCall:
+        url = f"{self.base_url.rstrip('/')}{BULK_EOD_PATH}"
+        return _EodCall("*", url, {"date": day.isoformat()}, day=day.isoformat())
+
     def _get_json(self, call: _EodCall, api_key: str) -> Any:
+        return _parse_json(self._get_response(call, api_key), call, api_key)
+
+    def _get_response(self, call: _EodCall, api_key: str) -> requests.Response:
+        """The HTTP 200 response to ``call``, after retries on 429, 5xx and network failures."""
         attempt = 0
         while True:
             outcome = self._attempt(call, api_key)
             if isinstance(outcome, requests.Response):
-                return _json_from_response(outcome, call, api_key)
+                _check_status(outcome, call, api_key)
+                return outcome
             if attempt >= self.max_retries:
                 raise _exhausted_error(outcome, call, attempts=attempt + 1)
             wait = self._retry_wait(attempt, outcome.retry_after_s)
@@ -441,7 +525,7 @@ def _exhausted_error(outcome: _Transient, call: _EodCall, attempts: int) -> FMPE
     )
 
 
-def _json_from_response(response: requests.Response, call: _EodCall, api_key: str) -> Any:
+def _check_status(response: requests.Response, call: _EodCall, api_key: str) -> None:
     status = response.status_code
     if status in _AUTH_STATUSES:
         detail = redact(_error_text(response), api_key)
@@ -451,14 +535,42 @@ def _json_from_response(response: requests.Response, call: _EodCall, api_key: st
         )
     if status != 200:
         raise FMPError(f"{call.describe('request')} returned unexpected HTTP {status}")
-    return _parse_json(response, call, api_key)
+
+
+def _json_number(text: str) -> float | str:
+    """A JSON number literal as a float, or as its text when it is not finite (``1e999``)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _json_int(text: str) -> int | str:
+    # An integer too large for a float (a volume of 1e400 written out) stays text too.
+    return int(text) if len(text) < 300 else _json_number(text)
+
+
+def _check_body(response: requests.Response, call: _EodCall, api_key: str) -> bytes:
+    """The body, refused when it is empty or an HTML page (a proxy's or a login page)."""
+    body = response.content.strip()
+    if not body:
+        raise FMPPayloadError(f"{call.describe('response')} has an empty body (HTTP 200)")
+    if body[:1] == b"<":
+        title = redact(body[:120].decode("utf-8", "replace"), api_key)
+        raise FMPPayloadError(
+            f"{call.describe('response')} is an HTML page, not price data (HTTP 200): {title!r}"
+        )
+    return body
 
 
 def _parse_json(response: requests.Response, call: _EodCall, api_key: str) -> Any:
-    if not response.content.strip():
-        raise FMPPayloadError(f"{call.describe('response')} has an empty body (HTTP 200)")
+    body = _check_body(response, call, api_key)
     try:
-        payload = response.json()
+        # NaN / Infinity / 1e999 stay text: a float inf or nan must never pass as a price.
+        payload = json.loads(
+            body.decode(response.encoding or "utf-8", "replace"),
+            parse_float=_json_number,
+            parse_int=_json_int,
+            parse_constant=str,
+        )
     except ValueError as exc:
         failure = _describe_exception(exc, api_key)
     else:
@@ -497,14 +609,99 @@ def _unwrap_records(payload: Any, call: _EodCall) -> list[Any]:
         return []
     if isinstance(payload, dict) and isinstance(payload.get("historical"), list):
         return payload["historical"]
+    if isinstance(payload, dict) and "historical" in payload:
+        found = payload["historical"]
+        kind = "null" if found is None else f"a JSON {type(found).__name__}"
+        raise FMPPayloadError(
+            f'{call.describe("response")} has "historical": {kind}, not a list of records'
+        )
     shape = sorted(payload)[:5] if isinstance(payload, dict) else type(payload).__name__
     raise FMPPayloadError(f"{call.describe('response')} has an unexpected shape: {shape}")
 
 
 def _checked_record(record: Any, index: int, call: _EodCall) -> dict[str, Any]:
     if not isinstance(record, dict):
-        raise FMPPayloadError(f"{call.describe('response')} record {index} is not an object")
+        kind = "null" if record is None else type(record).__name__
+        raise FMPPayloadError(
+            f"{call.describe('response')} record {index} is not an object but a JSON {kind}"
+        )
     missing = [field for field in ("date", "close") if field not in record]
     if missing:
         raise FMPPayloadError(f"{call.describe('response')} record {index} lacks {missing}")
-    return {"symbol": call.symbol, **record}
+    checked = {"symbol": call.symbol, **record}
+    for field in NUMBER_FIELDS:
+        value = checked.get(field)
+        if isinstance(value, bool | list | dict):
+            # Not a number: its JSON text, for the validator to quarantine by name.
+            checked[field] = json.dumps(value)
+    return checked
+
+
+def _bulk_records(
+    response: requests.Response,
+    call: _EodCall,
+    api_key: str,
+    symbols: Collection[str] | None,
+) -> list[dict[str, Any]]:
+    body = _check_body(response, call, api_key)
+    if body[:1] in (b"{", b"["):
+        payload = _parse_json(response, call, api_key)
+        records = [
+            _checked_record(r, i, call) for i, r in enumerate(_unwrap_records(payload, call))
+        ]
+        wanted = None if symbols is None else set(symbols)
+        return [r for r in records if wanted is None or r.get("symbol") in wanted]
+    frame = _bulk_csv(body, call, api_key)
+    if symbols is not None:
+        frame = frame[frame["symbol"].isin(set(symbols))]
+    for column in frame.columns.intersection(NUMBER_FIELDS):
+        frame[column] = frame[column].map(_csv_number)
+    frame = frame.astype(object)
+    return frame.where(frame.notna() & (frame != ""), None).to_dict("records")
+
+
+def _bulk_csv(body: bytes, call: _EodCall, api_key: str) -> pd.DataFrame:
+    """The bulk CSV as text columns; its header must name symbol, date and close."""
+    try:
+        with warnings.catch_warnings():
+            # More fields than the header on a line: pandas would drop them with a warning.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(body),
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                index_col=False,
+            )
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+    ) as exc:
+        failure = redact(f"{type(exc).__name__}: {exc}", api_key)
+        raise FMPPayloadError(
+            f"{call.describe('response')} is not readable CSV (HTTP 200): {failure}"
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in BULK_REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        header = redact(str(list(frame.columns)[:10]), api_key)
+        raise FMPPayloadError(
+            f"{call.describe('response')} is CSV without the column(s) {missing}: header {header}"
+        )
+    # A line with fewer fields than the header leaves NaN: its missing values are empty.
+    return frame.fillna("")
+
+
+def _csv_number(text: str) -> float | str | None:
+    """A CSV field as a float parsed like JSON's, None when empty, else its text."""
+    text = text.strip()
+    if not text:
+        return None
+    if "_" in text:  # float() reads "1_000" as 1000.0; no price file means that
+        return text
+    try:
+        return _json_number(text)
+    except ValueError:
+        return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 from dagster import build_sensor_context, materialize
 
@@ -134,3 +135,63 @@ def test_contiguous_blocks_split_a_files_tickers_by_partition_order():
     assert contiguous_blocks(["B", "C"], order) == [("B", "C")]
     assert contiguous_blocks(["E", "A", "B", "D"], order) == [("A", "B"), ("D", "E")]
     assert contiguous_blocks(["C"], order) == [("C", "C")]
+
+
+def test_a_file_whose_reader_raises_anything_is_reported_and_the_good_file_still_lands(
+    project, shared_data, monkeypatch
+):
+    """One tick over a good file, a JSON payload that is no price data ({"historical": null}
+    raised TypeError inside the tick), a damaged gzip and a file whose reader raises an
+    unexpected error: the good file is requested and ingested, each bad one is named."""
+    import quant_assets.automation.sensors as sensors
+
+    write_real_ticker_files(shared_data, project.raw, ["AAPL"])
+    (project.raw / "MSFT.json").write_text('{"historical": null}')
+    (project.raw / "XOM.csv.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    (project.raw / "IBM.csv").write_text("date,close\n2020-01-02,1.0\n")
+    real_peek = sensors.peek_tickers
+
+    def peek(path):
+        if path.name == "IBM.csv":
+            raise RuntimeError("reader bug")
+        return real_peek(path)
+
+    monkeypatch.setattr(sensors, "peek_tickers", peek)
+    with (
+        build_sensor_context(instance=project.instance, resources=project.resources()) as ctx,
+        mock.patch.object(ctx.log, "error") as logged,
+    ):
+        result = raw_files_sensor(ctx)
+
+    errors = "\n".join(call.args[0] for call in logged.call_args_list)
+    assert "raw/MSFT.json" in errors and "raw/XOM.csv.gz" in errors
+    assert "raw/IBM.csv: RuntimeError: reader bug" in errors
+    [request] = result.run_requests
+    assert request.run_config["ops"]["price_files"]["config"]["paths"] == ["AAPL_data.csv"]
+    project.instance.add_dynamic_partitions(ticker_partitions.name, ["AAPL"])
+    assert run_request(project, request).success
+    assert project.query("SELECT count(*) AS n FROM prices")["n"][0] == 1259
+
+
+def test_price_files_over_the_folder_skips_a_file_whose_reader_raises_and_names_it(
+    project, shared_data
+):
+    write_real_ticker_files(shared_data, project.raw, ["AAPL"])
+    (project.raw / "MSFT.json").write_text('{"historical": null}')
+
+    result = project.ingest_files(["AAPL"])
+
+    assert result.success
+    assert project.query("SELECT count(*) AS n FROM prices")["n"][0] == 1259
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert "raw/MSFT.json" in meta["unreadable_files"].value
+
+
+def test_a_run_for_one_unreadable_file_fails_naming_it(project, shared_data):
+    (project.raw / "MSFT.json").write_text('{"historical": null}')
+
+    result = project.ingest_files(["MSFT"], paths=["MSFT.json"], raise_on_error=False)
+
+    assert not result.success
+    message = result.get_step_failure_events()[0].event_specific_data.error.message
+    assert "cannot ingest raw/MSFT.json" in message

@@ -23,7 +23,13 @@ from quant_assets.resources.fmp import (
     SlidingWindowLimiter,
     parse_retry_after,
 )
-from quant_assets_tests.fmp_server import STABLE_EOD_PATH, FakeClock, Fault, FMPServer
+from quant_assets_tests.fmp_server import (
+    BULK_EOD_PATH,
+    STABLE_EOD_PATH,
+    FakeClock,
+    Fault,
+    FMPServer,
+)
 
 STABLE_2023 = "aapl_stable_historical-price-eod-full_2023-01-01_2023-01-10.json"
 V3_2023 = "aapl_v3_historical-price-full_2023-01-01_2023-01-10.json"
@@ -471,3 +477,192 @@ def test_client_works_as_a_dagster_resource(server, aapl_jan_2023):
 
     assert result.output_for_node("aapl_bars") == 6
     assert server.api_key not in repr(result.asset_materializations_for_node("aapl_bars"))
+
+
+# -- payloads that are not price data ------------------------------------------------------
+
+HTML_PAGE = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"historical": None}, '"historical": null'),
+        ({"symbol": "AAPL", "historical": 7}, '"historical": a JSON int'),
+        ({"Error Message": "Invalid API KEY. apikey=leaked"}, "is an error"),
+        (HTML_PAGE, "is an HTML page"),
+        ([1, 2, 3], "record 0 is not an object but a JSON int"),
+        ([None], "record 0 is not an object but a JSON null"),
+        (["2023-01-03"], "record 0 is not an object but a JSON str"),
+        (b"\xff\xfe garbage", "not valid JSON"),
+    ],
+    ids=["historical-null", "historical-int", "error", "html", "ints", "nulls", "strings", "bytes"],
+)
+@pytest.mark.parametrize("api_version", ["stable", "v3"])
+def test_a_payload_of_any_bad_shape_is_a_payload_error_naming_the_symbol(
+    server, make_client, body, reason, api_version
+):
+    server.inject(Fault.status(200, body=body), times=5)
+
+    with pytest.raises(FMPPayloadError, match=reason) as raised:
+        make_client(api_version=api_version).historical_eod("AAPL", *JAN_2023)
+
+    assert "symbol 'AAPL'" in str(raised.value)
+    assert server.api_key not in str(raised.value) and "leaked" not in str(raised.value)
+    assert len(server.requests) == 1
+
+
+def test_an_empty_object_is_an_unknown_symbol_not_a_crash(server, make_client):
+    server.inject(Fault.status(200, body={}))
+
+    with pytest.raises(FMPNotFoundError, match="'AAPL'"):
+        make_client(api_version="v3").historical_eod("AAPL", *JAN_2023)
+
+
+def test_non_finite_numbers_and_non_numbers_arrive_as_text_never_as_floats(server, make_client):
+    body = (
+        '[{"symbol": "AAPL", "date": "2023-01-05", "open": NaN, "high": Infinity, '
+        '"low": -Infinity, "close": 1e999, "volume": 1' + "0" * 400 + "},"
+        ' {"symbol": "AAPL", "date": "2023-01-04", "open": true, "high": [1], "low": {"a": 1},'
+        ' "close": 125.5, "volume": 8.1E7}]'
+    )
+    server.inject(Fault.status(200, body=body))
+
+    newer, older = make_client().historical_eod("AAPL", *JAN_2023)
+
+    assert [newer[k] for k in ("open", "high", "low", "close")] == [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e999",
+    ]
+    assert newer["volume"] == "1" + "0" * 400
+    assert [older[k] for k in ("open", "high", "low")] == ["true", "[1]", '{"a": 1}']
+    assert older["close"] == 125.5 and older["volume"] == 81_000_000.0
+
+
+# -- the end-of-day bulk endpoint ------------------------------------------------------------
+
+
+@pytest.fixture
+def two_symbols(server: FMPServer) -> dict[str, list[dict[str, Any]]]:
+    """AAPL (with adjClose) and MSFT (without) on 2023-01-03..05, prices with long decimals."""
+    bars = {
+        "AAPL": [
+            {"date": f"2023-01-0{d}", "open": 130.28 + d / 7, "high": 131.0 + d / 3,
+             "low": 124.17, "close": 125.07 + d / 9, "adjClose": 124.2 + d / 11,
+             "volume": 1.12117471e8 + d}
+            for d in (3, 4, 5)
+        ],
+        "MSFT": [
+            {"date": f"2023-01-0{d}", "open": 243.08, "high": 245.75, "low": 237.4 + d / 13,
+             "close": 239.58 + d / 17, "volume": 25_740_036 + d}
+            for d in (3, 4, 5)
+        ],
+    }  # fmt: skip
+    for symbol, records in bars.items():
+        server.add_bars(symbol, records)
+    return bars
+
+
+def test_bulk_gives_each_symbol_its_bar_of_the_day_exactly_as_per_symbol_does(
+    server, make_client, two_symbols
+):
+    client = make_client()
+    day = dt.date(2023, 1, 4)
+
+    bulk = client.eod_bulk(day)
+    per_symbol = [client.historical_eod(s, day, day)[0] for s in ("AAPL", "MSFT")]
+
+    assert [r["symbol"] for r in bulk] == ["AAPL", "MSFT"]
+    for from_bulk, alone in zip(bulk, per_symbol, strict=True):
+        for field in ("date", "open", "high", "low", "close", "volume"):
+            assert from_bulk[field] == alone[field]  # floats bit for bit
+    assert bulk[0]["adjClose"] == two_symbols["AAPL"][1]["adjClose"]
+    assert bulk[1]["adjClose"] is None  # an empty CSV field
+    assert server.requests[0].path == BULK_EOD_PATH
+    assert server.requests[0].query == {"date": "2023-01-04", "apikey": "***"}
+
+
+def test_bulk_keeps_only_the_symbols_asked_for_and_a_day_without_trading_is_empty(
+    server, make_client, two_symbols
+):
+    client = make_client()
+
+    assert [r["symbol"] for r in client.eod_bulk(dt.date(2023, 1, 5), {"MSFT"})] == ["MSFT"]
+    assert client.eod_bulk(dt.date(2023, 1, 2)) == []
+    assert len(server.requests) == 2
+
+
+def test_bulk_is_retried_like_per_symbol_and_counts_against_the_rate_limit(
+    server, make_client, clock, two_symbols
+):
+    server.inject(Fault.status(503), times=2, path=BULK_EOD_PATH)
+
+    records = make_client(requests_per_minute=2).eod_bulk(dt.date(2023, 1, 3))
+
+    assert len(records) == 2 and len(server.requests) == 3
+    assert clock.sleeps[-1] == pytest.approx(60.0 - sum(clock.sleeps[:-1]))  # third attempt
+
+
+def test_bulk_outage_raises_unavailable_naming_the_day_with_the_key_redacted(
+    server, make_client, two_symbols
+):
+    server.down = True
+
+    with pytest.raises(FMPUnavailableError) as raised:
+        make_client(max_retries=2).eod_bulk(dt.date(2023, 1, 3))
+
+    message = str(raised.value)
+    assert "bulk day 2023-01-03" in message and "failed after 3 attempts: HTTP 503" in message
+    assert server.api_key not in message and "apikey=***" in message
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"Error Message": "Limit Reach. This is a bulk endpoint"}, "Limit Reach"),
+        (HTML_PAGE, "is an HTML page"),
+        ("", "empty body"),
+        ("a,b\n1,2\n", r"without the column\(s\) \['symbol', 'date', 'close'\]"),
+        ('"symbol","date","close"\n"AAPL","2023-01-03",1,2,3,4\n', "not readable CSV"),
+        ({"historical": None}, '"historical": null'),
+    ],
+    ids=["error-200", "html", "empty", "no-columns", "ragged", "historical-null"],
+)
+def test_a_bad_bulk_payload_is_a_payload_error_naming_the_day(
+    server, make_client, two_symbols, body, reason
+):
+    server.inject(Fault.status(200, body=body), times=5, path=BULK_EOD_PATH)
+
+    with pytest.raises(FMPPayloadError, match=reason) as raised:
+        make_client().eod_bulk(dt.date(2023, 1, 3))
+
+    assert "bulk day 2023-01-03" in str(raised.value)
+    assert len(server.requests) == 1
+
+
+def test_bulk_csv_values_that_are_not_finite_numbers_stay_text(server, make_client):
+    server.add_bars(
+        "AAPL",
+        [{"date": "2023-01-03", "open": float("nan"), "high": float("inf"), "low": "n/a",
+          "close": 1e300 * 1e300, "volume": "1_000"}],
+    )  # fmt: skip
+
+    [record] = make_client().eod_bulk(dt.date(2023, 1, 3))
+
+    assert [record[k] for k in ("open", "high", "low", "close", "volume")] == [
+        "NaN",
+        "Infinity",
+        "n/a",
+        "Infinity",
+        "1_000",
+    ]
+
+
+def test_fmp_bulk_is_a_described_setting_off_by_default():
+    field = FMPClient.model_fields["fmp_bulk"]
+    assert field.default is False
+    assert (
+        "bulk endpoint" in field.description and "one request per trading day" in field.description
+    )
