@@ -41,6 +41,18 @@ RULES: dict[str, str] = {
         "the row's ticker column disagrees with the ticker the file name gives (see "
         "quant_assets.ingest.names); neither is guessed"
     ),
+    # The text of a CSV line, checked by the reader: such a row's values are not judged.
+    "field_count": "a CSV line has more or fewer fields than the header (e.g. cut mid-line)",
+    "nul_byte": "a CSV line contains a NUL byte (pandas would end the field there)",
+    "unterminated_last_line": (
+        "the file does not end with a line break, so its last line may be cut (re-ingested in "
+        "full once the file is complete)"
+    ),
+}
+
+# Rules judged on a whole delivery rather than a row of one file: a reply that is not price data,
+# and rows that disagree between sources (quant_assets.warehouse.deliveries).
+DELIVERY_RULES: dict[str, str] = {
     "source_conflict": (
         "two sources (files, FMP) deliver different values for the same ticker and date; both "
         "are quarantined unless source_priority ranks one above the other"
@@ -48,13 +60,6 @@ RULES: dict[str, str] = {
     "fmp_payload": (
         "an FMP reply that is not price data (error object, HTML page, wrong shape): the whole "
         "request is quarantined and the other symbols land"
-    ),
-    # The text of a CSV line, checked by the reader: such a row's values are not judged.
-    "field_count": "a CSV line has more or fewer fields than the header (e.g. cut mid-line)",
-    "nul_byte": "a CSV line contains a NUL byte (pandas would end the field there)",
-    "unterminated_last_line": (
-        "the file does not end with a line break, so its last line may be cut (re-ingested in "
-        "full once the file is complete)"
     ),
 }
 

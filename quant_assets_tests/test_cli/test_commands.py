@@ -111,7 +111,8 @@ def test_ingest_refuses_a_path_outside_the_raw_folder_and_a_missing_one(home):
 
 def test_status_masks_the_key_and_counts_rows(home, shared_data):
     write_real_ticker_files(shared_data, home / "data" / "raw", ["AAPL"])
-    (home / "data" / "raw" / "bad.csv").write_text(
+    # A generic name: the ticker column names the ticker (quant_assets.ingest.names).
+    (home / "data" / "raw" / "export.csv").write_text(
         "date,ticker,close\n2020-01-02,ZZZ,-5\n2020-01-03,ZZZ,10\n"
     )
     CliRunner().invoke(app, ["ingest"])
