@@ -24,11 +24,11 @@ from PIL import Image
 
 from quant_assets_tests.dagster_project import Project, write_real_ticker_files
 from quant_assets_tests.test_ui.webserver import (
+    CHROMIUM,
     REPOSITORY_NAME,
     REPOSITORY_SELECTOR,
     TERMINAL_RUN_STATUSES,
     Webserver,
-    CHROMIUM,
     capture,
     chromium_available,
     keep_screenshots,
