@@ -10,6 +10,8 @@ volatility known at ``t``. Positions travel as long frames ``date, ticker, posit
 from __future__ import annotations
 
 from quant_assets.models.baselines import (
+    BOOSTED_FORECASTERS,
+    FORECAST_KINDS,
     FORECASTERS,
     ForecastBaselineResult,
     forecast_baseline,
@@ -47,6 +49,8 @@ from quant_assets.models.training import TrainConfig, TrainResult, train_model
 from quant_assets.models.walk_forward import WalkForwardResult, train_walk_forward
 
 __all__ = [
+    "BOOSTED_FORECASTERS",
+    "FORECAST_KINDS",
     "FORECASTERS",
     "NETWORK_KINDS",
     "ForecastBaselineResult",
