@@ -8,9 +8,11 @@ a small grid is fitted that way and the one with the lowest validation error kep
 
 Runs are deterministic given ``seed`` (LightGBM ``deterministic=True`` with row-wise histograms;
 XGBoost ``hist``) and use ``n_jobs`` threads. ``device="cuda"`` trains XGBoost on the GPU
-(``device="cuda"``); LightGBM's GPU build (``device_type="gpu"``, OpenCL) is used only when the
-installed LightGBM has it, which the pip wheel does not: :func:`lightgbm_device` says which device
-a LightGBM run gets. Fitted estimators are moved back to CPU prediction so they score anywhere.
+(``device="cuda"``). LightGBM's pip wheel has no CUDA learner, only the OpenCL one
+(``device_type="gpu"``), which needs an OpenCL runtime on the machine; it is used only when a
+one-tree probe fit succeeds, otherwise LightGBM trains on CPU with a warning:
+:func:`lightgbm_device` says which device a LightGBM run gets, and results record it. A fitted
+XGBoost estimator is set back to CPU prediction, so it scores (and loads) anywhere.
 """
 
 from __future__ import annotations
