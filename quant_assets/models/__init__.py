@@ -10,6 +10,8 @@ volatility known at ``t``. Positions travel as long frames ``date, ticker, posit
 from __future__ import annotations
 
 from quant_assets.models.baselines import (
+    BOOSTED_FORECASTERS,
+    FORECAST_KINDS,
     FORECASTERS,
     ForecastBaselineResult,
     forecast_baseline,
@@ -18,13 +20,17 @@ from quant_assets.models.baselines import (
     macd_positions,
     tsmom_positions,
 )
+from quant_assets.models.boosted import BoostedForecastResult, forecast_boosted
 from quant_assets.models.device import resolve_device
+from quant_assets.models.ensemble import EnsembleResult, build_ensemble, forecaster_members
 from quant_assets.models.evaluation import (
     positions_array,
     positions_sharpe,
     strategy_daily_returns,
 )
 from quant_assets.models.features import deep_momentum_features, macd_signal, normalised_returns
+from quant_assets.models.hpo import BestParams, make_objective, run_study, search_space
+from quant_assets.models.importance import permutation_importance, shap_importance
 from quant_assets.models.losses import (
     annualised_sharpe,
     l1_penalty,
@@ -34,6 +40,11 @@ from quant_assets.models.losses import (
 )
 from quant_assets.models.networks import NETWORK_KINDS, PositionModel, build_network
 from quant_assets.models.prediction import predict_positions
+from quant_assets.models.purged_cv import (
+    purged_cv_within,
+    purged_kfold_splits,
+    purged_walk_forward_splits,
+)
 from quant_assets.models.returns import (
     daily_returns,
     ex_ante_volatility,
@@ -47,9 +58,14 @@ from quant_assets.models.training import TrainConfig, TrainResult, train_model
 from quant_assets.models.walk_forward import WalkForwardResult, train_walk_forward
 
 __all__ = [
+    "BOOSTED_FORECASTERS",
+    "BestParams",
+    "BoostedForecastResult",
+    "EnsembleResult",
     "FORECASTERS",
-    "NETWORK_KINDS",
+    "FORECAST_KINDS",
     "ForecastBaselineResult",
+    "NETWORK_KINDS",
     "Panel",
     "PanelStandardScaler",
     "PositionModel",
@@ -58,25 +74,36 @@ __all__ = [
     "TrainResult",
     "WalkForwardResult",
     "annualised_sharpe",
+    "build_ensemble",
     "build_network",
     "build_panel",
     "daily_returns",
     "deep_momentum_features",
     "ex_ante_volatility",
     "forecast_baseline",
+    "forecast_boosted",
     "forecast_positions",
+    "forecaster_members",
     "l1_penalty",
     "long_only_positions",
     "macd_positions",
     "macd_signal",
+    "make_objective",
     "masked_mse",
     "next_day_returns",
     "normalised_returns",
+    "permutation_importance",
     "positions_array",
     "positions_sharpe",
     "predict_positions",
+    "purged_cv_within",
+    "purged_kfold_splits",
+    "purged_walk_forward_splits",
     "resolve_device",
+    "run_study",
+    "search_space",
     "sequence_windows",
+    "shap_importance",
     "sharpe_loss",
     "strategy_daily_returns",
     "strategy_returns",
@@ -85,6 +112,6 @@ __all__ = [
     "train_walk_forward",
     "tsmom_positions",
     "walk_forward_splits",
-    "window_ends",
     "wide_closes",
+    "window_ends",
 ]

@@ -27,6 +27,9 @@ from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
 
 FORECASTERS = ("ridge", "random_forest", "hist_gradient_boosting")
+# LightGBM / XGBoost (:mod:`quant_assets.models.boosted`): same rows, target and interface.
+BOOSTED_FORECASTERS = ("lightgbm", "xgboost")
+FORECAST_KINDS = FORECASTERS + BOOSTED_FORECASTERS
 
 
 def _long_positions(wide: pd.DataFrame, dates: pd.DatetimeIndex | None) -> pd.DataFrame:
@@ -158,32 +161,60 @@ def forecast_baseline(
     target_vol: float = 0.15,
     cost_bps: float = 0.0,
     seed: int = 0,
+    device: str = "cpu",
+    n_jobs: int = 2,
 ) -> ForecastBaselineResult:
-    """Fit a ridge, random-forest or gradient-boosting forecaster and hold the forecast's sign.
+    """Fit a ridge, random-forest, gradient-boosting, LightGBM or XGBoost forecaster; hold its sign.
 
     Rows pool every (date, asset) cell of the training period where the panel's ``mask`` is set;
     the target is the next-day return in units of ex-ante daily vol. Hyper-parameters are chosen
     by :func:`time_series_folds` (``split.embargo`` dates of gap) on mean squared error, then the
     estimator is refitted on the whole training period.
 
+    ``"lightgbm"`` and ``"xgboost"`` go to :func:`~quant_assets.models.boosted.forecast_boosted`
+    instead: the number of trees is early-stopped on the validation block and the grid is chosen
+    on validation error (``n_cv_splits`` does not apply); the result is a
+    :class:`~quant_assets.models.boosted.BoostedForecastResult`.
+
     Parameters
     ----------
-    kind : {"ridge", "random_forest", "hist_gradient_boosting"}
+    kind : {"ridge", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost"}
     panel, split : Panel, Split
     estimator, param_grid : optional
-        Override the default estimator (a scikit-learn regressor) and its grid.
+        Override the default estimator (a scikit-learn regressor) and its grid. For the boosted
+        kinds ``estimator`` is an unfitted LightGBM / XGBoost regressor whose parameters are used
+        (seed, threads and device still come from the arguments).
     n_cv_splits : int
         Time-ordered folds on the training period.
     target_vol, cost_bps : float
         Used to score validation and test positions.
     seed : int
         Random state of the tree ensembles.
+    device : {"cpu", "cuda"}
+        Where the boosted kinds train; the scikit-learn kinds always run on CPU.
+    n_jobs : int
+        Threads of the boosted kinds (the scikit-learn kinds use one).
 
     Returns
     -------
     ForecastBaselineResult
         ``positions`` hold the test period (``date, ticker, position`` with positions in {-1, 0, 1}).
     """
+    if kind in BOOSTED_FORECASTERS:
+        from quant_assets.models.boosted import estimator_params, forecast_boosted
+
+        return forecast_boosted(
+            kind,
+            panel,
+            split,
+            params=None if estimator is None else estimator_params(estimator),
+            param_grid=param_grid,
+            target_vol=target_vol,
+            cost_bps=cost_bps,
+            seed=seed,
+            device=device,
+            n_jobs=n_jobs,
+        )
     default, default_grid = _default_estimator(kind, seed)
     estimator = default if estimator is None else estimator
     grid = default_grid if param_grid is None else param_grid
