@@ -78,31 +78,10 @@ def print_warehouse(console: Console, warehouse) -> None:
 
 def last_runs_table(instance) -> Table:
     """The newest materialization of each asset: when, and by which run."""
-    from quant_assets.definitions import (
-        backtest_report,
-        backtests,
-        factor_values,
-        fmp_daily_bars,
-        predictions,
-        price_files,
-        prices,
-        target_weights,
-        trained_models,
-    )
+    from quant_assets.definitions import ASSETS
 
-    assets = [
-        price_files,
-        fmp_daily_bars,
-        prices,
-        factor_values,
-        trained_models,
-        predictions,
-        target_weights,
-        backtests,
-        backtest_report,
-    ]
     table = _table("Last run per asset", "asset", "materialized at (UTC)", "run")
-    for key in (k for a in assets for k in a.keys):
+    for key in (k for a in ASSETS for k in a.keys):
         event = instance.get_latest_materialization_event(key)
         when = (
             dt.datetime.fromtimestamp(event.timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
