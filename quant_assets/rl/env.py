@@ -178,10 +178,11 @@ class TradingEnv(gymnasium.Env):
     tickers : sequence of str, optional
         Tickers to trade (default: all of the data's).
 
-    ``reset(options={"ticker": name, "start": position})`` pins an episode. ``info`` of a step
-    holds ``log_return``, ``drawdown_penalty``, ``turnover_penalty`` (the reward before
-    clipping is the first minus the other two), ``target`` (NaN: no order), ``equity``,
-    ``position`` (held weight), ``date`` and ``ticker``.
+    ``reset(options={"ticker": name, "start": position})`` pins an episode; its ``info`` names
+    the ``date`` and ``ticker``. ``info`` of a step holds ``log_return``, ``drawdown_penalty``,
+    ``turnover_penalty`` (the reward before clipping is the first minus the other two),
+    ``target`` (NaN: no order), ``equity``, ``position`` (held weight after the step),
+    ``date_position`` and ``ticker_position`` (indices into the data's dates and tickers).
     """
 
     metadata = {"render_modes": []}
@@ -272,7 +273,7 @@ class BatchedTradingEnv(VecEnv):
     """``n_envs`` trading books stepped together: SB3's ``VecEnv`` over arrays.
 
     Same episodes, observations, rewards and info components as ``n_envs`` :class:`TradingEnv`
-    (infos carry ``date_position`` and ``ticker_position`` instead of labels). Finished
+    (the same info keys). Finished
     episodes restart at once, as SB3 expects: the step returns the new episode's first
     observation and ``infos[i]["terminal_observation"]`` holds the last one;
     ``TimeLimit.truncated`` marks an episode cut at its last date rather than ended by ruin.

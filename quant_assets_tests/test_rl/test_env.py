@@ -216,3 +216,20 @@ def test_observations_use_no_factor_after_the_decision_date(sp500_data, train_bl
     expected = sp500_data.features[column, t - 2 : t + 1].ravel()
     np.testing.assert_array_equal(obs[:-2], expected)
     np.testing.assert_array_equal(obs[-2:], [0.0, 1.0])
+
+
+def test_close_only_data_fills_at_the_next_close(sp500_panel, sp500_bars, train_block):
+    costs = TradingCosts(fee_bps=5.0, slippage_bps=1.0)
+    data = trading_data(sp500_panel, sp500_bars["close"], fit_positions=train_block, costs=costs)
+    env = TradingEnv(data, train_block, EnvConfig(window=2), episodes="full_block")
+    env.reset(options={"ticker": "JNJ", "start": int(train_block[0])})
+    rng = np.random.default_rng(5)
+    targets, equity = [], [costs.initial_cash]
+    for _ in range(60):
+        _, _, _, _, info = env.step(int(rng.integers(3)))
+        targets.append(info["target"])
+        equity.append(info["equity"])
+    closes = sp500_bars["close"][["JNJ"]]
+    bars = {"close": closes, "open": closes}
+    expected = _replay_through_engine(bars, "JNJ", int(train_block[0]), targets, costs)
+    np.testing.assert_allclose(equity, expected, rtol=1e-9, atol=0)
