@@ -140,6 +140,54 @@ def _execute(bar, plan, prices, impact_inputs, costs, cash, book, blotter, n):
 
 
 @njit(cache=True)
+def rebalance_and_mark(
+    bar, targets, fill_prices, closes, impact_inputs, costs, cash, book, scratch
+):
+    """One bar of a book without risk overlays: fill ``targets``, then mark at the close.
+
+    The step :func:`simulate` takes on a bar with pending orders under next-open execution,
+    exposed for callers that drive a book bar by bar (the RL trading environment) so that they
+    trade with exactly the engine's sizing, cost and cash-shortfall rules.
+
+    Parameters
+    ----------
+    bar : int
+        Bar number, written into the scratch blotter only.
+    targets : 1-D float array
+        Target weights per ticker (NaN: no order).
+    fill_prices, closes : 1-D float arrays
+        Reference fill prices (e.g. this bar's opens) and this bar's closes (NaN: no bar).
+    impact_inputs : tuple (sigma, adv) of 1-D float arrays
+        Square-root impact inputs of this bar (NaN: no impact).
+    costs : tuple (fee, slippage, impact_coefficient)
+        Fractions of notional (not bps) and the square-root impact constant.
+    cash : float
+        Cash before the bar.
+    book : tuple (shares, entry, extreme, last_close) of 1-D float arrays
+        Updated in place; ``last_close`` takes this bar's non-NaN closes.
+    scratch : tuple (reasons, orders, blotter)
+        Work arrays: int8 and float arrays of the tickers' length and a blotter tuple
+        ``(cell, size, price, reason)`` with room for one fill per ticker.
+
+    Returns
+    -------
+    (cash, equity, traded) : tuple of float
+        Cash after the fills, equity marked at the last known closes, and the notional traded
+        at the reference prices.
+    """
+    reasons, orders, blotter = scratch
+    shares, _, _, last_close = book
+    reasons[:] = REBALANCE
+    cash, _, traded = _execute(
+        bar, (targets, reasons, orders), fill_prices, impact_inputs, costs, cash, book, blotter, 0
+    )
+    for j in range(closes.shape[0]):
+        if not np.isnan(closes[j]):
+            last_close[j] = closes[j]
+    return cash, _mark(cash, shares, last_close, last_close), traded
+
+
+@njit(cache=True)
 def _halt_state(bar, equity, limit, halt_bars, peak, halted_until):
     """Advance the drawdown breaker; return (peak, halted_until, halted)."""
     if np.isnan(limit):
