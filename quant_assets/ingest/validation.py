@@ -85,7 +85,9 @@ def _parse_tickers(values: pd.Series) -> pd.Series:
     cleaned = pd.Index(cat.cat.categories.astype(str)).str.strip().str.upper()
     # Code -1 (a missing ticker) picks the trailing "": safe even when no ticker is present.
     # Recoded on the categories (``aapl`` and ``AAPL `` become one), not on every row.
-    labels, new_codes = np.unique(np.append(np.asarray(cleaned, dtype=object), ""), return_inverse=True)
+    labels, new_codes = np.unique(
+        np.append(np.asarray(cleaned, dtype=object), ""), return_inverse=True
+    )
     codes = new_codes.astype(np.int32)[cat.cat.codes.to_numpy()]
     return pd.Series(pd.Categorical.from_codes(codes, labels), index=values.index)
 
