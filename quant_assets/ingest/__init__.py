@@ -78,8 +78,9 @@ def read_prices(
         else:
             return _naming_the_file(path, lambda: validate_prices(raw, as_of=as_of))
     pieces = list(iter_price_chunks(path, rows=chunk_rows, as_of=as_of))
-    valid = pd.concat([v for v, _ in pieces], ignore_index=True)
-    rejected = pd.concat([r for _, r in pieces], ignore_index=True)
+    # Empty pieces are left out (pandas would let their all-NaN columns decide dtypes).
+    valid = pd.concat([v for v, _ in pieces if len(v)] or [pieces[0][0]], ignore_index=True)
+    rejected = pd.concat([r for _, r in pieces if len(r)] or [pieces[0][1]], ignore_index=True)
     return valid, rejected
 
 
