@@ -1252,7 +1252,10 @@ def peek_tickers(path: str | Path) -> list[str]:
 
 
 def _peek_tickers(path: Path) -> list[str]:
-    data = _read_bytes(path)
+    try:
+        data = _read_bytes(path)
+    except FileTooLargeToReadWhole:
+        return _peek_tickers_in_chunks(path)
     if data.lstrip()[:1] in (b"{", b"[") or _looks_like_markup(data) or not data.strip():
         raw = read_raw(path)
         found = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {"", "NAN"}
@@ -1296,7 +1299,7 @@ def _peek_tickers(path: Path) -> list[str]:
 
 # --- large files: blocks of lines, read one at a time -----------------------------------------
 
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 200_000
 """Lines per block when a file is read in chunks (:func:`iter_raw_chunks`)."""
 
 
@@ -1519,10 +1522,11 @@ def _first_pass(path: Path, rows: int, source: str) -> tuple[_FileFacts, _Keys, 
     claim = None
     if name_ticker is not None:
         claim = _name_claim(name_ticker, pd.Series(sorted(claims), dtype=object))
+    for i, text_keys in enumerate(key_blocks):  # block by block: one copy of the keys at most
+        final = keyer.final(text_keys)
+        key_blocks[i] = final[final >= 0]
     keys = np.concatenate(key_blocks) if key_blocks else np.array([], dtype=np.int64)
-    del key_blocks
-    keys = keyer.final(keys)
-    keys = keys[keys >= 0]
+    key_blocks.clear()
     keys.sort()
     repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
     del keys
@@ -1608,3 +1612,17 @@ def concat_rows(parts: list[RawPrices]) -> RawPrices:
         line_issues=pd.concat(issues, ignore_index=True) if issues else _no_line_issues(),
         row_sources=row_sources,
     )
+
+
+def _peek_tickers_in_chunks(path: Path) -> list[str]:
+    """:func:`peek_tickers` of a file too large to read whole: block by block."""
+    found: set[str] = set()
+    claim = None
+    for chunk in iter_raw_chunks(path):
+        raw = chunk.raw
+        tickers = raw.frame["ticker"]
+        if len(raw.line_issues):  # damaged lines name no ticker
+            tickers = tickers.drop(index=np.unique(raw.line_issues["pos"].to_numpy()))
+        found |= set(tickers.dropna().astype(str).str.strip().str.upper()) - {"", "NAN"}
+        claim = raw.name_ticker
+    return sorted(found & {claim} if claim is not None else found)
