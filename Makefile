@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check quant_assets quant_assets_tests benchmarks
 
 bench: $(STAMP) ## performance figures against peers, on ../shared/data
-	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/ingest.py --fuzz 2000
 	$(PY) benchmarks/factors.py
 	$(PY) benchmarks/backtest.py
 	$(PY) benchmarks/training.py

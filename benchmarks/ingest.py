@@ -1,18 +1,25 @@
 """Ingest benchmark: read + validate (+ upsert) of the 619,040-row S&P 500 file vs a bare read.
 
-Usage: ``python benchmarks/ingest.py [--data PATH] [--fuzz N]``. Prints the times (best of N)
+Usage: ``python benchmarks/ingest.py [--data PATH] [--fuzz N] [--big [GB]]``. Prints the times (best of N)
 of a bare ``pandas.read_csv``, of ``read_prices`` (read + validate; goal <= 2x the bare read)
 and of read + validate + upsert into an empty warehouse, the row accounting (valid + rejected
 must equal the rows read) and what a second ingestion of the same file changed (goal:
 nothing). ``--fuzz N`` then runs the reader's fuzz harness
 (``quant_assets_tests/test_ingest/test_fuzz_files.py``) with N examples instead of the
 suite's bounded count.
+
+``--big`` (default 1 GB) instead writes a CSV of that size from the real rows (repeated with
+dates shifted by whole weeks and tickers suffixed per copy, so that every row stays valid and
+unique) into a temporary directory, reads it through ``iter_price_chunks`` in a subprocess
+and prints that process's peak RSS (``ru_maxrss``) against the file size (goal: < 1 GB for a
+1 GB file); the file is deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -21,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from quant_assets.ingest import read_prices
+from quant_assets.ingest import iter_price_chunks, read_prices
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.prices import replace_rejections, upsert_prices
 
@@ -46,14 +53,88 @@ def best_of(n: int, fn) -> tuple[float, object]:
     return best, out
 
 
+def write_big_csv(source: Path, target: Path, size_bytes: int) -> int:
+    """Write the real rows again and again (dates shifted by 300-week steps, tickers suffixed
+    ``.k``: every row unique) until the file has ``size_bytes``; the number of rows."""
+    frame = pd.read_csv(source, dtype={"ticker": str})
+    dates = pd.to_datetime(frame["date"])
+    rows, copy = 0, 0
+    with target.open("w") as out:
+        out.write(",".join(frame.columns) + "\n")
+        while target.stat().st_size < size_bytes:
+            shifted = frame.assign(
+                date=(dates - pd.Timedelta(weeks=300 * (copy % 20))).dt.strftime("%Y-%m-%d"),
+                ticker=frame["ticker"] + f".{copy // 20}",
+            )
+            shifted.to_csv(out, header=False, index=False)
+            out.flush()
+            rows += len(shifted)
+            copy += 1
+    return rows
+
+
+def read_in_chunks(path: str) -> None:
+    """Child process: stream the file, count rows, print peak RSS."""
+    valid = rejected = 0
+    for v, r in iter_price_chunks(path):
+        valid += len(v)
+        rejected += len(r)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    print(f"{valid} {rejected} {peak}")
+
+
+def big(source: Path, gigabytes: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big_prices.csv"
+        start = time.perf_counter()
+        rows = write_big_csv(source, path, int(gigabytes * 1e9))
+        size = path.stat().st_size
+        print(
+            f"wrote {path.name}: {size / 1e9:.2f} GB, {rows:,} rows "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, __file__, "--read-in-chunks", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        took = time.perf_counter() - start
+        if done.returncode:
+            raise SystemExit(done.stderr)
+        valid, rejected, peak = (int(x) for x in done.stdout.split())
+        print(f"iter_price_chunks: {valid:,} valid + {rejected:,} rejected in {took:.0f} s")
+        print(
+            f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file "
+            f"(ratio {peak / size:.2f}; goal: < 1 GB)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fuzz", type=int, default=0, help="fuzz examples to run after (0: none)")
+    parser.add_argument(
+        "--big",
+        type=float,
+        nargs="?",
+        const=1.0,
+        default=None,
+        help="peak memory of a streamed CSV of this many GB (default 1)",
+    )
+    parser.add_argument("--read-in-chunks", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.read_in_chunks:
+        read_in_chunks(args.read_in_chunks)
+        return
     if not args.data.exists():
         raise SystemExit(f"benchmark data not found: {args.data} (needs ../shared/data)")
+    if args.big is not None:
+        big(args.data, args.big)
+        return
 
     bare_s, frame = best_of(args.repeat, lambda: pd.read_csv(args.data))
     rows_in_file = len(frame)

