@@ -159,6 +159,34 @@ def _train_config(config: TrainedModelsConfig, compute: ComputeResource) -> Trai
     return compute.train_config(TrainConfig(), **overrides)
 
 
+def _windows(config: TrainedModelsConfig, dates):
+    return plan_windows(
+        dates,
+        first_test=config.first_test_start,
+        retrain_every=config.retrain_every,
+        window=config.window,
+        train_length=config.train_length,
+        validation_length=config.validation_length,
+        embargo=config.embargo,
+    )
+
+
+def _record(warehouse: Warehouse, run_id: str, panel, plan, config, outcome) -> None:
+    with warehouse.transaction() as con:
+        record_training(
+            con,
+            training_id=run_id,
+            dagster_run_id=run_id,
+            data_start=panel.dates[0].date(),
+            data_end=panel.dates[-1].date(),
+            tickers=[str(t) for t in panel.tickers],
+            factors=list(panel.factors),
+            device=str(plan.train_config.device),
+            config=config.model_dump(),
+            versions=outcome.versions,
+        )
+
+
 def _training_metadata(outcome: TrainingOutcome, splits, panel, parent: str | None) -> dict:
     versions = outcome.versions
     shown = ["model", "window", "model_version", "test_start", "val_sharpe", "test_sharpe"]
@@ -223,15 +251,7 @@ def trained_models(
         closes = load_closes(con)
         features = load_features(con, list(closes.columns), factors=config.factors)
     panel = training_panel(features, closes, config.factors)
-    splits = plan_windows(
-        panel.dates,
-        first_test=config.first_test_start,
-        retrain_every=config.retrain_every,
-        window=config.window,
-        train_length=config.train_length,
-        validation_length=config.validation_length,
-        embargo=config.embargo,
-    )
+    splits = _windows(config, panel.dates)
     plan = ModelPlan(
         config.networks, config.forecasters, config.rules, _train_config(config, compute)
     )
@@ -248,19 +268,7 @@ def trained_models(
             parent_run_id=parent,
             log=context.log.info,
         )
-    with warehouse.transaction() as con:
-        record_training(
-            con,
-            training_id=context.run_id,
-            dagster_run_id=context.run_id,
-            data_start=panel.dates[0].date(),
-            data_end=panel.dates[-1].date(),
-            tickers=[str(t) for t in panel.tickers],
-            factors=list(panel.factors),
-            device=str(plan.train_config.device),
-            config=config.model_dump(),
-            versions=outcome.versions,
-        )
+    _record(warehouse, context.run_id, panel, plan, config, outcome)
     return MaterializeResult(
         metadata={
             "training_id": context.run_id,
