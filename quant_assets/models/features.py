@@ -16,6 +16,12 @@ from quant_assets.models.returns import TRADING_DAYS_PER_YEAR, ex_ante_volatilit
 
 RETURN_HORIZONS = (1, 21, 63, 126, 252)
 MACD_PAIRS = ((8, 24), (16, 48), (32, 96))
+# The same inputs as registered factors (``factor_values``): volatility-normalised returns over
+# the five horizons and the three MACD signals.
+DEEP_MOMENTUM_FACTORS = (
+    *(f"vol_scaled_ret_{h}" for h in RETURN_HORIZONS),
+    *(f"macd_{short}_{long}" for short, long in MACD_PAIRS),
+)
 
 
 def normalised_returns(closes: pd.DataFrame, horizon: int, *, vol_span: int = 60) -> pd.DataFrame:

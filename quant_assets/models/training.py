@@ -2,8 +2,11 @@
 
 One call trains one network on one :class:`~quant_assets.models.splits.Split`: the feature
 scaler is fitted on the training dates only, training windows lie wholly inside the training
-block, the learning rate halves when the validation Sharpe stalls, and the weights of the best
-validation epoch are restored at the end. Seeded runs on CPU are bit-for-bit reproducible; on
+block, gradients are clipped to ``max_grad_norm``, the learning rate halves when the validation
+Sharpe stalls, training stops after ``patience`` epochs without a better validation Sharpe, and
+the weights of the best validation epoch are restored at the end. The untrained network (epoch 0,
+which holds about no position) is scored first and is a candidate too, so the restored model's
+validation loss is never above the one at initialisation. Seeded runs on CPU are bit-for-bit reproducible; on
 CUDA, mixed precision (float16 autocast with a gradient scaler) is used unless switched off.
 """
 
@@ -81,8 +84,11 @@ class TrainResult:
 
     ``history`` has one row per epoch: ``epoch, train_loss, train_sharpe, val_loss, val_sharpe,
     learning_rate, train_seconds, val_seconds`` (Sharpe ratios annualised, net of costs; the
-    training Sharpe is the mean over batches, with dropout on). ``positions`` are the test-period positions (long ``date, ticker,
-    position``) of the restored best model; ``test_sharpe`` is NaN without a test period.
+    training Sharpe is the mean over batches, with dropout on). ``positions`` are the test-period
+    positions (long ``date, ticker, position``) of the restored best model; ``test_sharpe`` is NaN
+    without a test period. ``initial_val_loss`` and ``initial_val_sharpe`` score the untrained
+    network; ``best_epoch`` 0 means no epoch beat it. ``stopped_early`` is True when early stopping
+    ended training (``patience`` epochs without improvement), False when ``max_epochs`` did.
     """
 
     kind: str
@@ -95,6 +101,21 @@ class TrainResult:
     config: TrainConfig
     split: Split
     device: torch.device
+    initial_val_loss: float = float("nan")
+    initial_val_sharpe: float = float("nan")
+    stopped_early: bool = False
+
+    @property
+    def epochs_run(self) -> int:
+        """Training epochs run (not counting the initial evaluation)."""
+        return len(self.history)
+
+    @property
+    def best_val_loss(self) -> float:
+        """Validation loss of the restored model (the initial one when ``best_epoch`` is 0)."""
+        if self.best_epoch == 0:
+            return self.initial_val_loss
+        return float(self.history.loc[self.history["epoch"] == self.best_epoch, "val_loss"].iloc[0])
 
 
 def _new_model(kind: str, panel: Panel, split: Split, config: TrainConfig) -> PositionModel:
@@ -268,7 +289,9 @@ def train_model(
     )
     grad_scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     generator = torch.Generator().manual_seed(config.seed)
-    rows, best_sharpe, best_epoch, best_state = [], -np.inf, 0, None
+    initial_loss, initial_sharpe, _ = _evaluate(model, tensors, split.validation, config, use_amp)
+    best_sharpe, best_epoch, best_state = initial_sharpe, 0, copy.deepcopy(model.state_dict())
+    rows, stopped_early = [], False
     for epoch in range(1, config.max_epochs + 1):
         started = time.perf_counter()
         train_loss, train_sharpe = _train_epoch(
@@ -290,14 +313,18 @@ def train_model(
         if on_epoch_end is not None:
             on_epoch_end(row)
         schedule.step(val_sharpe)
-        if best_state is None or val_sharpe > best_sharpe:
+        if val_sharpe > best_sharpe:
             best_sharpe, best_epoch = val_sharpe, epoch
             best_state = copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= config.patience:
+            stopped_early = True
             break
     model.load_state_dict(best_state)
     model.eval()
-    return _result(kind, model, panel, split, config, tensors, rows, best_epoch, use_amp)
+    result = _result(kind, model, panel, split, config, tensors, rows, best_epoch, use_amp)
+    result.initial_val_loss, result.initial_val_sharpe = initial_loss, initial_sharpe
+    result.stopped_early = stopped_early
+    return result
 
 
 def _result(

@@ -1,16 +1,94 @@
-"""Walk-forward training: a fresh network per split, test positions stitched end to end."""
+"""Walk-forward training: the windows, a seed per window, a fresh network per split, test
+positions stitched end to end."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from quant_assets.models.evaluation import positions_sharpe
-from quant_assets.models.splits import Split
-from quant_assets.models.tensors import Panel
+from quant_assets.models.splits import Split, walk_forward_splits
+from quant_assets.models.tensors import Panel, build_panel
 from quant_assets.models.training import TrainConfig, TrainResult, train_model
+
+# The share of the history before the first test block when none is configured.
+DEFAULT_FIRST_TEST_FRACTION = 0.6
+
+
+def first_test_start(dates: pd.DatetimeIndex, configured: str = "") -> pd.Timestamp:
+    """``configured`` as a date, or (empty) the first January 1 after 60% of ``dates``."""
+    if configured:
+        return pd.Timestamp(configured)
+    cut = dates[int(len(dates) * DEFAULT_FIRST_TEST_FRACTION)]
+    return pd.Timestamp(year=cut.year + 1, month=1, day=1)
+
+
+def training_panel(features: pd.DataFrame, closes: pd.DataFrame, factors: Sequence[str]) -> Panel:
+    """The panel of ``factors`` (long ``features``) and wide ``closes`` that models train on.
+
+    Raises
+    ------
+    ValueError
+        Without closes, or when a factor has no values: naming what to materialize.
+    """
+    if closes.empty:
+        raise ValueError("no prices: materialize prices and factor_values first")
+    missing = sorted(set(factors) - set(features["factor"].unique()))
+    if missing:
+        raise ValueError(f"factors {missing} have no values: materialize factor_values for them")
+    return build_panel(features, closes, factors=tuple(factors))
+
+
+def plan_windows(
+    dates: pd.DatetimeIndex,
+    *,
+    first_test: str = "",
+    retrain_every: str,
+    window: str,
+    train_length: int | None,
+    validation_length: int,
+    embargo: int,
+) -> list[Split]:
+    """The walk-forward splits of ``dates`` (see :func:`walk_forward_splits`); at least one.
+
+    Raises
+    ------
+    ValueError
+        When no window fits the dates (too short a history for the first test date).
+    """
+    start = first_test_start(dates, first_test)
+    splits = walk_forward_splits(
+        dates,
+        first_test_start=start,
+        retrain_every=retrain_every,
+        window=window,
+        train_length=train_length or None,
+        validation_length=validation_length,
+        embargo=embargo,
+    )
+    if not splits:
+        raise ValueError(
+            f"no walk-forward window fits: {len(dates)} dates, tests from {start.date()}"
+        )
+    return splits
+
+
+def window_seed(base_seed: int, window: int) -> int:
+    """A distinct, reproducible seed for walk-forward window ``window`` (from 0) of ``base_seed``.
+
+    Derived with NumPy's ``SeedSequence`` so neighbouring windows (and base seeds) get unrelated
+    streams rather than ``seed + 1``.
+    """
+    return int(np.random.SeedSequence([base_seed, window]).generate_state(1)[0] >> 1)
+
+
+def window_config(config: TrainConfig, window: int) -> TrainConfig:
+    """``config`` with the seed of walk-forward window ``window`` (:func:`window_seed`)."""
+    return dataclasses.replace(config, seed=window_seed(config.seed, window))
 
 
 @dataclass
@@ -32,12 +110,13 @@ def train_walk_forward(
 ) -> WalkForwardResult:
     """Train a fresh network on each walk-forward split and stitch the test positions.
 
+    Window ``i`` is trained with the seed :func:`window_seed` ``(config.seed, i)``.
     The stitched Sharpe scores the concatenated test periods as one strategy (with costs).
     """
     config = config or TrainConfig()
     results = []
-    for split in splits:
-        result = train_model(kind, panel, split, config)
+    for index, split in enumerate(splits):
+        result = train_model(kind, panel, split, window_config(config, index))
         results.append(result)
         if on_split_end is not None:
             on_split_end(result)

@@ -63,6 +63,17 @@ def clean_tags(values: Mapping[str, object]) -> dict[str, str]:
     return _clean(values, MAX_TAG_LENGTH, keep_none=False)
 
 
+def _code_version(context: Any) -> str:
+    """The code version of the context's asset when it declares one, else the package's."""
+    from quant_assets import __version__
+
+    try:
+        declared = context.assets_def.code_versions_by_key.get(context.asset_key)
+    except Exception:  # an op, or no single asset
+        declared = None
+    return declared or __version__
+
+
 @dataclass(frozen=True)
 class RunProvenance:
     """What produced a tracked model: the Dagster run, asset and partition, and the data range.
@@ -71,6 +82,8 @@ class RunProvenance:
     ----------
     dagster_run_id, asset_key, partition_key : str, optional
         Logged as tags ``dagster_run_id``, ``dagster_asset_key``, ``dagster_partition``.
+    code_version : str, optional
+        The asset's Dagster code version, else the package version; tag ``code_version``.
     data_start, data_end : str, optional
         First and last trading date of the data the model saw (ISO ``YYYY-MM-DD``), logged as
         tags ``data_start`` and ``data_end``.
@@ -79,6 +92,7 @@ class RunProvenance:
     dagster_run_id: str | None = None
     asset_key: str | None = None
     partition_key: str | None = None
+    code_version: str | None = None
     data_start: str | None = None
     data_end: str | None = None
 
@@ -96,6 +110,7 @@ class RunProvenance:
             dagster_run_id=context.run_id,
             asset_key=asset_key,
             partition_key=None if partition is None else str(partition),
+            code_version=_code_version(context),
             data_start=None if data_start is None else _as_text(data_start),
             data_end=None if data_end is None else _as_text(data_end),
         )
@@ -115,6 +130,7 @@ class RunProvenance:
                 "dagster_run_id": self.dagster_run_id,
                 "dagster_asset_key": self.asset_key,
                 "dagster_partition": self.partition_key,
+                "code_version": self.code_version,
                 "data_start": self.data_start,
                 "data_end": self.data_end,
             }

@@ -6,9 +6,12 @@ A run holds
   the resolved ``torch_device``, the panel's ``n_features`` / ``n_tickers``, the ``embargo``,
   and the period bounds ``train_start`` ... ``test_end`` (ISO dates, inclusive);
 * per-epoch metrics, step = epoch (from 1): ``train_loss, train_sharpe, val_loss, val_sharpe,
-  learning_rate, train_seconds, val_seconds`` (Sharpe ratios annualised, net of costs);
-* summary metrics: ``best_epoch``, ``epochs_run``, ``best_val_sharpe`` (the restored model's
-  validation Sharpe) and ``test_sharpe`` (omitted without a test period);
+  learning_rate, train_seconds, val_seconds`` (Sharpe ratios annualised, net of costs), plus
+  ``val_loss`` and ``val_sharpe`` of the untrained network at step 0: the loss curves;
+* summary metrics: ``best_epoch`` (0: no epoch beat the untrained network), ``epochs_run``,
+  ``converged`` (1 when early stopping ended training, 0 when ``max_epochs`` did),
+  ``initial_val_loss``, ``best_val_loss``, ``best_val_sharpe`` (the restored model's validation
+  Sharpe) and ``test_sharpe`` (omitted without a test period);
 * tags: ``kind``, ``window``, ``dagster_run_id``, ``dagster_asset_key``, ``dagster_partition``,
   ``data_start``, ``data_end`` and ``compute.*`` (the device, see ``ComputeResource.describe``);
 * artifacts: ``panel_layout.json`` (factor and ticker order) and the model under ``model``, with
@@ -184,9 +187,17 @@ class TrainingRun:
         if result.kind != self.kind:
             raise ValueError(f"run opened for {self.kind!r}, result is a {result.kind!r} model")
         test_sharpe = result.test_sharpe if np.isfinite(result.test_sharpe) else None
+        self.tracker.log_metrics(
+            self.run_id,
+            {"val_loss": result.initial_val_loss, "val_sharpe": result.initial_val_sharpe},
+            step=0,
+        )
         summary = {
             "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
+            "epochs_run": result.epochs_run,
+            "converged": int(result.stopped_early),
+            "initial_val_loss": result.initial_val_loss,
+            "best_val_loss": result.best_val_loss,
             "best_val_sharpe": result.val_sharpe,
             "test_sharpe": test_sharpe,
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
@@ -145,3 +146,53 @@ def load_predictions(
     ).df()
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame
+
+
+# Networks read sequence_length dates of features before a date; 200 covers any config.
+PREDICTION_HISTORY_DAYS = 200
+
+
+@dataclass
+class PredictionInputs:
+    """What ``predictions`` needs for the trading days ``start..end``.
+
+    ``training``: the newest ``trainings`` row; ``versions``: its ``model_versions``; ``closes``:
+    wide closes of its tickers up to ``end`` (all history: the rules' signals need it);
+    ``features``: long factor values from
+    :data:`PREDICTION_HISTORY_DAYS` trading days before ``start`` to ``end``; ``in_window``: the
+    trading days (with closes) to predict.
+    """
+
+    training: dict
+    versions: pd.DataFrame
+    closes: pd.DataFrame
+    features: pd.DataFrame
+    in_window: pd.DatetimeIndex
+
+
+def load_prediction_inputs(
+    con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
+) -> PredictionInputs:
+    """Read :class:`PredictionInputs`; ValueError when no training is recorded yet."""
+    training = latest_training(con)
+    if training is None:
+        raise ValueError("no trained models yet: materialize trained_models first")
+    tickers = list(training["tickers"])
+    closes = load_closes(con, end)
+    closes = closes[[t for t in tickers if t in closes.columns]]
+    first = closes.index.searchsorted(pd.Timestamp(start))
+    first_needed = closes.index[max(0, first - PREDICTION_HISTORY_DAYS)] if len(closes) else None
+    features = load_features(
+        con,
+        tickers,
+        None if first_needed is None else first_needed.date(),
+        end,
+        factors=list(training["factors"]),
+    )
+    return PredictionInputs(
+        training=training,
+        versions=model_versions(con, training["training_id"]),
+        closes=closes,
+        features=features,
+        in_window=closes.index[closes.index >= pd.Timestamp(start)],
+    )

@@ -95,6 +95,15 @@ def test_every_model_and_window_is_tracked_and_registered(pipeline):
             version = client.get_model_version(row.registered_name, row.version)
             assert version.run_id == row.mlflow_run_id
 
+    parent = client.get_run(_meta(train_run)["mlflow_parent_run_id"])
+    assert parent.data.tags["dagster_run_id"] == train_run.run_id
+    assert parent.data.tags["run_kind"] == "dagster_run"
+    assert parent.info.status == "FINISHED"
+    for row in versions.itertuples():
+        tags = client.get_run(row.mlflow_run_id).data.tags
+        assert tags["mlflow.parentRunId"] == parent.info.run_id
+        assert tags["code_version"] and "mlflow.parentRunId" not in parent.data.tags
+
     meta = _meta(train_run)
     assert meta["training_id"] == train_run.run_id
     assert meta["windows"] == 3
@@ -249,3 +258,18 @@ def test_predictions_need_a_training(tmp_path):
         assert not result.success
         failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
         assert "materialize trained_models first" in str(failure.event_specific_data.error)
+
+
+def test_bad_training_config_fails_naming_the_field(tmp_path):
+    with DagsterInstance.ephemeral() as instance:
+        (tmp_path / "raw").mkdir()
+        project = Project(root=tmp_path, instance=instance)
+        result = project.materialize(
+            [trained_models],
+            config={"trained_models": {"config": {"max_epochs": -1}}},
+            raise_on_error=False,
+        )
+        assert not result.success
+        failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+        message = str(failure.event_specific_data.error)
+        assert "max_epochs" in message and "greater than or equal to 1" in message

@@ -94,7 +94,15 @@ def test_early_stopping_restores_the_best_validation_epoch(sp500_panel, sp500_sp
 
 
 def test_learning_rate_decays_when_validation_stalls(sp500_panel, sp500_split):
-    config = TrainConfig(**{**SMALL.__dict__, "max_epochs": 8, "patience": 8, "lr_patience": 0})
+    config = TrainConfig(
+        **{
+            **SMALL.__dict__,
+            "max_epochs": 8,
+            "patience": 8,
+            "lr_patience": 0,
+            "learning_rate": 3e-2,
+        }
+    )
     history = train_model("mlp", sp500_panel, sp500_split, config).history
     assert history["learning_rate"].iloc[-1] < config.learning_rate
 

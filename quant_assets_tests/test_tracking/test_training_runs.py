@@ -78,11 +78,29 @@ def test_run_records_config_window_bounds_and_provenance(shared_tracker, logged_
 
 
 def test_epoch_history_has_one_point_per_epoch_run(shared_tracker, logged_mlp, trained_mlp):
+    """Training metrics per epoch from 1; the validation curves start at the untrained net (0)."""
     history = trained_mlp.history
+    initial = {
+        "val_loss": trained_mlp.initial_val_loss,
+        "val_sharpe": trained_mlp.initial_val_sharpe,
+    }
     for name in EPOCH_METRICS:
         points = shared_tracker.client.get_metric_history(logged_mlp.run_id, name)
-        assert [p.step for p in points] == history["epoch"].tolist()
-        np.testing.assert_allclose([p.value for p in points], history[name], rtol=1e-12)
+        points = sorted(points, key=lambda p: p.step)
+        steps, values = history["epoch"].tolist(), history[name].tolist()
+        if name in initial:
+            steps, values = [0, *steps], [initial[name], *values]
+        assert [p.step for p in points] == steps
+        np.testing.assert_allclose([p.value for p in points], values, rtol=1e-12)
+
+
+def test_convergence_is_recorded(shared_tracker, logged_mlp, trained_mlp):
+    metrics = shared_tracker.client.get_run(logged_mlp.run_id).data.metrics
+    assert metrics["epochs_run"] == len(trained_mlp.history)
+    assert metrics["converged"] == int(trained_mlp.stopped_early)
+    assert metrics["initial_val_loss"] == pytest.approx(trained_mlp.initial_val_loss)
+    assert metrics["best_val_loss"] == pytest.approx(trained_mlp.best_val_loss)
+    assert metrics["best_val_loss"] <= metrics["initial_val_loss"]
 
 
 def test_live_run_logs_each_epoch_as_training_goes(tracker, panel, split):

@@ -33,6 +33,17 @@ class AssetSequenceNetwork(nn.Module):
         return scores.reshape(batch, n_assets, length).permute(0, 2, 1)
 
 
+def init_position_head(head: nn.Linear, weight_std: float = 1e-3) -> nn.Linear:
+    """Zero bias and near-zero weights on the layer that outputs scores.
+
+    A fresh network then scores every asset about 0, i.e. holds almost no position, and training
+    moves it away from flat only where that pays on the training windows.
+    """
+    nn.init.normal_(head.weight, std=weight_std)
+    nn.init.zeros_(head.bias)
+    return head
+
+
 def count_parameters(module: nn.Module) -> int:
     """Trainable parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

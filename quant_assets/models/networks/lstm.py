@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from quant_assets.models.networks.base import AssetSequenceNetwork
+from quant_assets.models.networks.base import AssetSequenceNetwork, init_position_head
 
 
 class DeepMomentumLSTM(AssetSequenceNetwork):
@@ -37,7 +37,7 @@ class DeepMomentumLSTM(AssetSequenceNetwork):
             dropout=dropout if n_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, 1)
+        self.head = init_position_head(nn.Linear(hidden_size, 1))
 
     def sequence_scores(self, sequences: Tensor) -> Tensor:
         """Scores ``[S, L]`` from sequences ``[S, L, F]``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from quant_assets.models.networks.base import init_position_head
+
 
 class CrossSectionalMLP(nn.Module):
     """Reads every asset's features on a date and outputs a score per asset.
@@ -41,7 +43,7 @@ class CrossSectionalMLP(nn.Module):
         for _ in range(n_layers):
             layers += [nn.Linear(width, hidden_size), nn.ELU(), nn.Dropout(dropout)]
             width = hidden_size
-        layers.append(nn.Linear(width, n_assets))
+        layers.append(init_position_head(nn.Linear(width, n_assets)))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, active: Tensor | None = None) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
-from quant_assets.models.networks.base import AssetSequenceNetwork
+from quant_assets.models.networks.base import AssetSequenceNetwork, init_position_head
 
 
 class FeatureWiseLinear(nn.Module):
@@ -170,7 +170,7 @@ class MomentumTransformer(AssetSequenceNetwork):
         self.attention_gate = GateAddNorm(hidden_size, dropout)
         self.feed_forward = GatedResidualNetwork(hidden_size, hidden_size, hidden_size, dropout)
         self.output_gate = GateAddNorm(hidden_size, dropout)
-        self.head = nn.Linear(hidden_size, 1)
+        self.head = init_position_head(nn.Linear(hidden_size, 1))
 
     def sequence_scores(self, sequences: Tensor) -> Tensor:
         """Scores ``[S, L]`` from sequences ``[S, L, F]``."""

@@ -1,0 +1,110 @@
+"""The walk-forward training of trained_models, called as plain Python on a small real panel."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from quant_assets.models import walk_forward_splits
+from quant_assets.models.walk_forward import window_seed
+from quant_assets.tracking import RunProvenance
+from quant_assets.tracking.predictions import predict_with_versions, served_dates
+from quant_assets.tracking.walk_forward import ModelPlan, train_and_track
+from quant_assets_tests.test_tracking.conftest import SMALL
+
+PLAN = ModelPlan(
+    networks=["mlp"],
+    forecasters=["ridge"],
+    rules=["tsmom"],
+    train_config=dataclasses.replace(SMALL, max_epochs=40, patience=3),
+)
+PROVENANCE = RunProvenance(dagster_run_id="walkforward-run", code_version="test-1")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mlflow_template, panel, real_closes):
+    from quant_assets_tests.test_tracking.conftest import copy_store
+
+    tracker = copy_store(tmp_path_factory.mktemp("walk_forward"), mlflow_template)
+    splits = walk_forward_splits(
+        panel.dates,
+        first_test_start=pd.Timestamp("2016-07-01"),
+        retrain_every="YS",
+        window="expanding",
+        validation_length=126,
+        embargo=10,
+    )
+    with tracker.start_run("parent", tags={"dagster_run_id": "walkforward-run"}) as parent:
+        outcome = train_and_track(
+            panel, real_closes, splits, PLAN, tracker, provenance=PROVENANCE, parent_run_id=parent
+        )
+    return tracker, parent, splits, outcome
+
+
+def test_every_model_and_window_is_a_nested_run(trained):
+    tracker, parent, splits, outcome = trained
+    versions = outcome.versions
+    assert len(splits) == 3
+    assert versions.groupby("model")["window"].apply(list).to_dict() == {
+        m: [0, 1, 2] for m in ("mlp", "ridge", "tsmom")
+    }
+    for row in versions.itertuples():
+        tags = tracker.client.get_run(row.mlflow_run_id).data.tags
+        assert tags["mlflow.parentRunId"] == parent
+        assert tags["dagster_run_id"] == "walkforward-run" and tags["code_version"] == "test-1"
+    fitted = versions[versions["family"] != "rule"]
+    assert sorted(fitted["version"]) == ["1", "1", "2", "2", "3", "3"]
+    assert versions.groupby("model")["test_end"].apply(lambda s: s.isna().sum()).eq(1).all()
+    assert set(outcome.summary["model"]) == {"mlp", "ridge", "tsmom"}
+
+
+def test_networks_are_trained_to_convergence_with_a_seed_per_window(trained):
+    tracker, _, _, outcome = trained
+    networks = outcome.versions[outcome.versions["family"] == "network"]
+    assert networks["seed"].tolist() == [window_seed(SMALL.seed, w) for w in range(3)]
+    assert networks["seed"].nunique() == 3
+    assert networks["converged"].all(), "early stopping, not max_epochs, ended every window"
+    assert (networks["epochs_run"] < PLAN.train_config.max_epochs).all()
+    assert (networks["epochs_run"] >= networks["best_epoch"] + PLAN.train_config.patience).all()
+    # the restored net is never worse than the untrained one on validation, and training helps
+    # on most windows (best_epoch 0: nothing beat holding ~no position, the untrained net is kept)
+    assert (networks["best_val_loss"] <= networks["initial_val_loss"]).all()
+    improved = networks["best_val_loss"] < networks["initial_val_loss"]
+    assert improved.sum() >= 2 and (improved == (networks["best_epoch"] > 0)).all()
+    for row in networks.itertuples():
+        curve = tracker.client.get_metric_history(row.mlflow_run_id, "val_loss")
+        assert sorted(p.step for p in curve) == list(range(int(row.epochs_run) + 1))
+        train = tracker.client.get_metric_history(row.mlflow_run_id, "train_loss")
+        assert len(train) == int(row.epochs_run)
+        assert tracker.client.get_run(row.mlflow_run_id).data.params["seed"] == str(int(row.seed))
+
+
+def test_predictions_come_from_the_version_serving_each_date(trained, panel, real_closes):
+    tracker, _, splits, outcome = trained
+    versions = outcome.versions.assign(test_start=lambda v: pd.to_datetime(v["test_start"]))
+    dates = panel.dates[splits[1].test[0] - 5 :]
+    positions = predict_with_versions(
+        versions, panel, real_closes, dates, tracker, training_id="t1"
+    )
+    first_block = versions[(versions["model"] == "mlp") & (versions["window"] == 1)]
+    served = served_dates(first_block, dates)[0]
+    mlp = positions[positions["model"] == "mlp"]
+    assert set(mlp.loc[mlp["date"].isin(served), "model_version"]) == set(
+        first_block["model_version"]
+    )
+    assert not positions.duplicated(["model", "ticker", "date"]).any()
+    assert positions["position"].between(-1, 1).all()
+
+
+def test_served_dates_by_hand():
+    dates = pd.bdate_range("2020-01-01", periods=10)
+    versions = pd.DataFrame({"test_start": [dates[0], dates[4]], "test_end": [dates[3], None]})
+    first, last = served_dates(versions, dates)
+    assert list(first) == list(dates[:4]) and list(last) == list(dates[4:])
+
+
+def test_unknown_kinds_are_named():
+    with pytest.raises(ValueError, match="cnn"):
+        ModelPlan(networks=["cnn"]).check()
