@@ -6,7 +6,7 @@ a real MLflow store and a real raw folder, all under one temporary data director
 three stages, each a module-scoped fixture on top of the previous one, and each stage keeps a
 snapshot of what its tests look at, so the tests hold whatever order they run in:
 
-1. ``made``: ``quant_assets.cli.run_pipeline``, the code ``make run`` runs, on a slice: five
+1. ``made``: ``quant_assets.cli.pipeline.run_pipeline``, the code ``make run`` runs, on a slice: five
    real S&P 500 tickers cut at D-1 instead of the default data, trading days 2013-02-08..D-1
    instead of 1990..today, and the tiny training config of ``test_model_pipeline``.
 2. ``with_new_ticker``: a sixth ticker's file dropped into the raw folder, picked up by
@@ -21,7 +21,6 @@ trading day of a week), so D is a day on which orders are expected.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import io
@@ -29,9 +28,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
-import dagster
 import duckdb
 import mlflow
 import pandas as pd
@@ -44,10 +41,10 @@ from dagster import (
     SkipReason,
     build_sensor_context,
 )
+from rich.console import Console
 
-from quant_assets import cli
 from quant_assets.assets.backtest import backtest_report, backtests
-from quant_assets.assets.models import predictions, trained_models
+from quant_assets.assets.models import predictions
 from quant_assets.assets.portfolio import target_weights
 from quant_assets.automation.retrain import retrain_job, retrain_sensor
 from quant_assets.automation.schedules import daily_update_job, evening_run_request
@@ -57,8 +54,9 @@ from quant_assets.automation.sensors import (
     ingest_price_files_job,
     raw_files_sensor,
 )
+from quant_assets.cli import pipeline
+from quant_assets.cli.status import print_warehouse
 from quant_assets.definitions import ASSETS, CHECKS
-from quant_assets.ingest.seed import SeedReport
 from quant_assets.partitions import ticker_partitions, trading_day_partitions
 from quant_assets.resources.raw_files import file_sha256
 from quant_assets_tests.dagster_project import QUIET, Project
@@ -189,13 +187,6 @@ def _lineage_rows(html: str) -> dict[str, str]:
     return dict(re.findall(r'<tr><th scope="row">(.*?)</th><td>(.*?)</td></tr>', section))
 
 
-def _tiny_training(assets, **kwargs):
-    """``dagster.materialize`` for the CLI, giving ``trained_models`` the tiny config."""
-    if any(a is trained_models for a in assets):
-        kwargs["run_config"] = {**kwargs.get("run_config", {}), "ops": TRAIN}
-    return dagster.materialize(assets, **kwargs)
-
-
 # --------------------------------------------------------------------------- stages
 
 
@@ -268,24 +259,32 @@ def env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def made(env, shared_data) -> Made:
-    """Stage 1: make run's own code (cli.run_pipeline) on the slice."""
+    """Stage 1: make run's own code (what `quant-assets run` calls) on the slice.
+
+    The five real files stand in for the default data (written into the raw folder, then
+    ``seed_default_data=False``), the trading days are the slice's, and ``trained_models``
+    gets the tiny config, as a user would pass it in the launchpad.
+    """
     project = env
-    days = _slice_days()
-
-    def seed(raw_root: Path) -> SeedReport:
-        written = [_write_cut(shared_data, Path(raw_root), t, BEFORE) for t in TICKERS]
-        return SeedReport(written=written, already_present=[], left_alone=[])
-
+    for ticker in TICKERS:
+        _write_cut(shared_data, project.root / "raw", ticker, BEFORE)
+    options = pipeline.RunOptions(
+        start=FIRST,
+        end=BEFORE,
+        seed_default_data=False,
+        trained_models_config=TRAIN["trained_models"]["config"],
+    )
     printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "RESOURCES", project.resources())
-        mp.setattr(cli, "seed_default_data", seed)
-        mp.setattr(cli, "trading_day_partitions", SimpleNamespace(get_partition_keys=lambda: days))
-        mp.setattr(cli, "materialize", _tiny_training)
-        started = time.perf_counter()
-        with contextlib.redirect_stdout(printed):
-            cli.run_pipeline(project.instance)
-        seconds = time.perf_counter() - started
+    console = Console(file=printed, width=200, highlight=False, markup=False)
+    resources = project.resources()
+    started = time.perf_counter()
+    clock = pipeline.StageClock(pipeline.new_progress(console))
+    with clock.progress:
+        summary = pipeline.run_pipeline(project.instance, resources, options, clock)
+    console.print(clock.table())
+    print_warehouse(console, resources["warehouse"])
+    console.print(f"The backtest report: {summary.report}")
+    seconds = time.perf_counter() - started
 
     instance = project.instance
     latest = {}
@@ -455,10 +454,12 @@ def test_make_run_materializes_every_asset_and_fills_every_table(made):
     assert made.features["ticker"].tolist() == TICKERS
     assert made.features["vol_scaled_ret_21"].notna().all()
     # what make run prints and writes
-    assert "ticker partitions: 5" in made.printed
+    assert "ticker partitions: 5; ingesting 5" in made.printed
     assert "fmp_daily_bars skipped: FMP_API_KEY is not set" in made.printed
     for table in TABLES:
-        assert re.search(rf"^\s+{table}\s+[\d,]+ rows$", made.printed, re.M), table
+        assert re.search(rf"^\s*{table}\s+│?\s*[\d,]+\s*$", made.printed, re.M), table
+    for stage in ("price_files, prices", "factor_values", "trained_models", "backtest_report"):
+        assert re.search(rf"^\s*{re.escape(stage)}\s+│?\s*[\d.]+\s*$", made.printed, re.M), stage
     assert made.report.exists() and str(made.report) in made.printed
     print(f"\nmake run's flow on the slice: {made.seconds:.1f} s")
 
