@@ -64,9 +64,7 @@ def run(market: Market, weights: pd.DataFrame, costs: CostConfig) -> EngineRun:
     cerebro.broker.addcommissioninfo(_commission_class(bt)(costs.fee_bps, costs.fee_per_share))
     cerebro.adddata(bt.feeds.PandasData(dataname=_clock_bars(closes.index)), name="__clock__")
     for ticker in closes.columns:
-        cerebro.adddata(
-            bt.feeds.PandasData(dataname=_bars(market, ticker)), name=str(ticker)
-        )
+        cerebro.adddata(bt.feeds.PandasData(dataname=_bars(market, ticker)), name=str(ticker))
     cerebro.addstrategy(
         _strategy_class(bt),
         dates={d.date(): i for i, d in enumerate(closes.index)},

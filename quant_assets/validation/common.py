@@ -84,8 +84,11 @@ class Market:
     volumes: pd.DataFrame | None = None
     splits: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(
-            {"ticker": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
-             "factor": pd.Series(dtype=float)}
+            {
+                "ticker": pd.Series(dtype=str),
+                "date": pd.Series(dtype="datetime64[ns]"),
+                "factor": pd.Series(dtype=float),
+            }
         )
     )
 

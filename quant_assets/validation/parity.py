@@ -34,8 +34,18 @@ CENT = 0.005  # half a cent: below it, two amounts print the same to the cent
 SHARE_TOLERANCE = 1e-6
 
 COLUMNS = [
-    "scenario", "engine", "status", "reason", "trades", "final_value", "reference",
-    "max_abs_equity_diff", "final_value_diff", "trades_match", "to_the_cent", "seconds",
+    "scenario",
+    "engine",
+    "status",
+    "reason",
+    "trades",
+    "final_value",
+    "reference",
+    "max_abs_equity_diff",
+    "final_value_diff",
+    "trades_match",
+    "to_the_cent",
+    "seconds",
 ]
 
 
@@ -74,8 +84,9 @@ def _run(name: str, scenario: Scenario, zipline_root: Path) -> EngineRun:
         if not scenario.costs.whole_shares:
             raise Unsupported("zipline trades whole shares only")
         bundle = module.ingest_bundle(scenario.market, zipline_root)
-        return module.run(scenario.market, scenario.weights, scenario.costs,
-                          bundle=(bundle, zipline_root))
+        return module.run(
+            scenario.market, scenario.weights, scenario.costs, bundle=(bundle, zipline_root)
+        )
     return module.run(scenario.market, scenario.weights, scenario.costs)
 
 
@@ -105,11 +116,20 @@ def parity_table(
             reference = next((n for n in REFERENCE_ORDER if n in runs), next(iter(runs), None))
             for name in engines:
                 row = dict.fromkeys(COLUMNS)
-                row.update(scenario=scenario.name, engine=name, status=status[name][0],
-                           reason=status[name][1], reference=reference)
+                row.update(
+                    scenario=scenario.name,
+                    engine=name,
+                    status=status[name][0],
+                    reason=status[name][1],
+                    reference=reference,
+                )
                 if name in runs:
                     run = runs[name]
-                    row.update(trades=len(run.trades), final_value=run.final_value,
-                               seconds=run.seconds, **compare_runs(run, runs[reference]))
+                    row.update(
+                        trades=len(run.trades),
+                        final_value=run.final_value,
+                        seconds=run.seconds,
+                        **compare_runs(run, runs[reference]),
+                    )
                 rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -107,8 +107,9 @@ def _cut(market: Market, ticker: str) -> Market:
         frame.loc[frame.index > middle, ticker] = np.nan
         return frame
 
-    return replace(market, closes=cut(market.closes), opens=cut(market.opens),
-                   volumes=cut(market.volumes))
+    return replace(
+        market, closes=cut(market.closes), opens=cut(market.opens), volumes=cut(market.volumes)
+    )
 
 
 def standard_scenarios(
@@ -141,37 +142,84 @@ def standard_scenarios(
     multi = momentum_weights(closes, gross=0.95, long_only=True)
     fractional = CostConfig(fee_bps=10.0, initial_cash=initial_cash)
     whole = replace(fractional, whole_shares=True)
-    all_in = _tradable(pd.DataFrame(1.0, index=single.closes.index, columns=single.closes.columns),
-                       single.closes)
+    all_in = _tradable(
+        pd.DataFrame(1.0, index=single.closes.index, columns=single.closes.columns), single.closes
+    )
     delisted = _cut(market, tickers[1])
     scenarios = [
-        Scenario("long_only_single", single,
-                 momentum_weights(single.closes, gross=0.95, long_only=True), fractional,
-                 "Fill at the close, 10 bps fee, fractional shares."),
-        Scenario("long_short", market, long_short.reindex(columns=closes.columns), fractional,
-                 "Shorts credit their proceeds to cash (backtrader: shortcash)."),
-        Scenario("multi_asset_daily", market, multi, replace(fractional, fee_bps=5.0),
-                 "Daily rebalancing of every ticker; sells before buys."),
-        Scenario("whole_shares", market, multi, replace(whole, fee_bps=5.0),
-                 "Orders truncated toward zero (vectorbt size_granularity=1)."),
-        Scenario("per_share_fee", market, multi, replace(whole, fee_bps=0.0, fee_per_share=0.005),
-                 "0.005 per share; vectorbt gets it as fee_per_share / price (no slippage)."),
-        Scenario("slippage_next_open", market, multi,
-                 replace(fractional, fee_bps=5.0, slippage_bps=10.0, execution="next_open"),
-                 "Fill at the next open with 10 bps slippage, fractional shares."),
-        Scenario("slippage_next_open_whole", market, multi,
-                 replace(whole, fee_bps=5.0, slippage_bps=10.0, execution="next_open"),
-                 "Fill at the next open with 10 bps slippage, whole shares."),
-        Scenario("cash_binding", single, all_in, fractional,
-                 "Target 100 % with a fee: the buy needs more than the cash. Ours and vectorbt "
-                 "buy what the cash pays; backtrader rejects the order; zipline borrows."),
-        Scenario("cash_binding_whole", single, all_in, whole,
-                 "As cash_binding with whole shares: vectorbt floors the affordable size, "
-                 "backtrader rejects, zipline borrows (negative cash)."),
-        Scenario("delisted", delisted, momentum_weights(delisted.closes, 0.95, long_only=True),
-                 whole,
-                 f"{tickers[1]}'s prices end mid-sample: no orders after, its position is valued at "
-                 "its last close (zipline: auto_close_date the day after its end date)."),
+        Scenario(
+            "long_only_single",
+            single,
+            momentum_weights(single.closes, gross=0.95, long_only=True),
+            fractional,
+            "Fill at the close, 10 bps fee, fractional shares.",
+        ),
+        Scenario(
+            "long_short",
+            market,
+            long_short.reindex(columns=closes.columns),
+            fractional,
+            "Shorts credit their proceeds to cash (backtrader: shortcash).",
+        ),
+        Scenario(
+            "multi_asset_daily",
+            market,
+            multi,
+            replace(fractional, fee_bps=5.0),
+            "Daily rebalancing of every ticker; sells before buys.",
+        ),
+        Scenario(
+            "whole_shares",
+            market,
+            multi,
+            replace(whole, fee_bps=5.0),
+            "Orders truncated toward zero (vectorbt size_granularity=1).",
+        ),
+        Scenario(
+            "per_share_fee",
+            market,
+            multi,
+            replace(whole, fee_bps=0.0, fee_per_share=0.005),
+            "0.005 per share; vectorbt gets it as fee_per_share / price (no slippage).",
+        ),
+        Scenario(
+            "slippage_next_open",
+            market,
+            multi,
+            replace(fractional, fee_bps=5.0, slippage_bps=10.0, execution="next_open"),
+            "Fill at the next open with 10 bps slippage, fractional shares.",
+        ),
+        Scenario(
+            "slippage_next_open_whole",
+            market,
+            multi,
+            replace(whole, fee_bps=5.0, slippage_bps=10.0, execution="next_open"),
+            "Fill at the next open with 10 bps slippage, whole shares.",
+        ),
+        Scenario(
+            "cash_binding",
+            single,
+            all_in,
+            fractional,
+            "Target 100 % with a fee: the buy needs more than the cash. Ours and vectorbt "
+            "buy what the cash pays; backtrader rejects the order; zipline borrows.",
+        ),
+        Scenario(
+            "cash_binding_whole",
+            single,
+            all_in,
+            whole,
+            "As cash_binding with whole shares: vectorbt floors the affordable size, "
+            "backtrader rejects, zipline borrows (negative cash).",
+        ),
+        Scenario(
+            "delisted",
+            delisted,
+            momentum_weights(delisted.closes, 0.95, long_only=True),
+            whole,
+            f"{tickers[1]}'s prices end mid-sample: no orders after, its position is valued at "
+            "its last close (zipline: auto_close_date the day after its end date).",
+        ),
     ]
     split = _split_scenario(bars, split_tickers, whole, known_splits)
     return scenarios + ([split] if split is not None else [])
@@ -192,7 +240,10 @@ def _split_scenario(bars, tickers, costs, known_splits):
     weights = pd.DataFrame(np.nan, index=market.closes.index, columns=market.closes.columns)
     weights.iloc[1] = 0.9  # buy and hold across the split
     return Scenario(
-        "split", market, weights, costs,
+        "split",
+        market,
+        weights,
+        costs,
         f"Raw prices across {split['ticker']}'s {split['factor']:g}:1 split on "
         f"{split['date'].date()}, bought and held. Only zipline applies the split (bundle "
         "adjustment): the others see a false loss and need split-adjusted prices.",

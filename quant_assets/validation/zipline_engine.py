@@ -52,9 +52,19 @@ NOMINAL_VOLUME = 1e6
 def bundle_ingester(market: Market):
     """The ingest function writing ``market`` into a zipline bundle (for ``bundles.register``)."""
 
-    def ingest(environ, asset_db_writer, minute_bar_writer, daily_bar_writer,
-               adjustment_writer, calendar, start_session, end_session, cache,
-               show_progress, output_dir):
+    def ingest(
+        environ,
+        asset_db_writer,
+        minute_bar_writer,
+        daily_bar_writer,
+        adjustment_writer,
+        calendar,
+        start_session,
+        end_session,
+        cache,
+        show_progress,
+        output_dir,
+    ):
         closes = market.closes
         first = closes.apply(pd.Series.first_valid_index)
         last = closes.apply(pd.Series.last_valid_index)
@@ -69,8 +79,10 @@ def bundle_ingester(market: Market):
             }
         )
         daily_bar_writer.write(
-            ((sid, _daily_bars(market, calendar, t, first[t], last[t]))
-             for sid, t in enumerate(closes.columns)),
+            (
+                (sid, _daily_bars(market, calendar, t, first[t], last[t]))
+                for sid, t in enumerate(closes.columns)
+            ),
             show_progress=False,
         )
         asset_db_writer.write(
@@ -120,8 +132,11 @@ def ingest_bundle(market: Market, root: Path) -> str:
         )
     name = f"quant_assets_{uuid.uuid4().hex[:12]}"
     bundles.register(
-        name, bundle_ingester(market), calendar_name=CALENDAR,
-        start_session=dates[0], end_session=dates[-1],
+        name,
+        bundle_ingester(market),
+        calendar_name=CALENDAR,
+        start_session=dates[0],
+        end_session=dates[-1],
     )
     bundles.ingest(name, environ={"ZIPLINE_ROOT": str(root)}, show_progress=False)
     return name
@@ -140,7 +155,9 @@ def run(
         raise Unsupported("zipline trades whole shares only")
     if bundle is None:
         with tempfile.TemporaryDirectory(prefix="zipline_root_") as root:
-            return run(market, weights, costs, bundle=(ingest_bundle(market, Path(root)), Path(root)))
+            return run(
+                market, weights, costs, bundle=(ingest_bundle(market, Path(root)), Path(root))
+            )
     from zipline import run_algorithm
 
     closes = market.closes
