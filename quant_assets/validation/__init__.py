@@ -8,7 +8,12 @@ cent. vectorbt, backtrader and zipline-reloaded come with the optional ``validat
 
 from quant_assets.validation.common import CostConfig, EngineRun, Market, Unsupported
 from quant_assets.validation.parity import ENGINES, compare_runs, installed_engines, parity_table
-from quant_assets.validation.scenarios import Scenario, market_from_bars, standard_scenarios
+from quant_assets.validation.scenarios import (
+    Scenario,
+    market_from_bars,
+    scenarios_from_closes,
+    standard_scenarios,
+)
 
 __all__ = [
     "ENGINES",
@@ -21,5 +26,6 @@ __all__ = [
     "installed_engines",
     "market_from_bars",
     "parity_table",
+    "scenarios_from_closes",
     "standard_scenarios",
 ]

@@ -23,7 +23,7 @@ import pandas as pd
 from quant_assets.ingest.corporate_actions import detect_corporate_actions
 from quant_assets.validation.common import CostConfig, Market
 
-__all__ = ["Scenario", "standard_scenarios", "market_from_bars"]
+__all__ = ["Scenario", "market_from_bars", "scenarios_from_closes", "standard_scenarios"]
 
 PRICE_DECIMALS = 3
 MOMENTUM_BARS = 20
@@ -248,3 +248,23 @@ def _split_scenario(bars, tickers, costs, known_splits):
         f"{split['date'].date()}, bought and held. Only zipline applies the split (bundle "
         "adjustment): the others see a false loss and need split-adjusted prices.",
     )
+
+
+def scenarios_from_closes(
+    closes: pd.DataFrame, *, n_tickers: int = 4, window_bars: int = 252
+) -> list[Scenario]:
+    """:func:`standard_scenarios` on wide closes (the warehouse's): the last ``window_bars`` bars
+    and the first ``n_tickers`` tickers (sorted) with a close on every one of them.
+
+    Closes only: the next-open scenarios report that the engines need opens.
+    """
+    window = closes.iloc[-window_bars:]
+    complete = sorted(str(t) for t in window.columns[window.notna().all()])
+    if len(complete) < max(n_tickers, 3):
+        raise ValueError(
+            f"need {max(n_tickers, 3)} tickers with a close on each of the last {window_bars} "
+            f"bars, found {len(complete)}"
+        )
+    tickers = complete[:n_tickers]
+    bars = window[tickers].rename_axis(index="date", columns="ticker").stack().rename("close")
+    return standard_scenarios(bars.reset_index(), tickers, window.index[0], window.index[-1])

@@ -126,7 +126,7 @@ def ingest_bundle(market: Market, root: Path) -> str:
     dates = market.closes.index
     sessions = xcals.get_calendar(CALENDAR).sessions_in_range(dates[0], dates[-1])
     if not pd.DatetimeIndex(sessions.tz_localize(None) if sessions.tz else sessions).equals(dates):
-        raise ValueError(
+        raise Unsupported(
             f"zipline needs the prices on every {CALENDAR} session from {dates[0].date()} to "
             f"{dates[-1].date()} and on no other day"
         )
