@@ -9,6 +9,7 @@ from quant_assets.assets.factors import factor_checks, factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
+from quant_assets.assets.validation import engine_parity
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.retrain import retrain_job, retrain_sensor
 from quant_assets.automation.schedules import daily_update_job, daily_update_schedule
@@ -37,6 +38,7 @@ ASSETS = [
     target_weights,
     backtests,
     backtest_report,
+    engine_parity,
 ]
 CHECKS = [*price_checks, *factor_checks, *backtest_checks]
 

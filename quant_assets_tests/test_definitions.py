@@ -20,6 +20,7 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
         "target_weights",
         "backtests",
         "backtest_report",
+        "engine_parity",
     }
     assert {s.name for s in defs.schedules} == {"daily_update_schedule"}
     assert {s.name for s in defs.sensors} == {"raw_files_sensor", "retrain_sensor"}
