@@ -34,6 +34,7 @@ from pydantic import Field, StringConstraints
 
 from quant_assets.ingest import TICKER_PATTERN
 from quant_assets.ingest.batches import (
+    FMPFetch,
     IngestBatch,
     fetch_fmp_bars,
     fmp_bars_batch,
@@ -249,17 +250,7 @@ def fmp_daily_bars(
         raise Failure(str(exc)) from exc
 
     batch = fmp_bars_batch(fetch)
-    with warehouse.transaction() as con:
-        written = store_fetched_bars(
-            con,
-            batch.valid_frame(),
-            fmp_rejections(batch, fetch),
-            sources=[r.source for r in fetch.replies] + list(fetch.bad_payloads),
-            tickers={r.symbol for r in fetch.replies},
-            dates=(start, end),
-            source_priority=tuple(warehouse.source_priority),
-            run_id=context.run_id,
-        )
+    written = _store_fetch(context, warehouse, fetch, batch, (start, end))
 
     meta = _batch_metadata(batch, written)
     meta["window"] = f"{start.isoformat()}..{end.isoformat()}"
@@ -279,6 +270,28 @@ def fmp_daily_bars(
         for source, (_, message) in fetch.bad_payloads.items():
             context.log.error(f"quarantined {source}: {message}")
     return MaterializeResult(metadata=meta)
+
+
+def _store_fetch(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    fetch: FMPFetch,
+    batch: IngestBatch,
+    window: tuple[dt.date, dt.date],
+) -> DeliveryResult:
+    """Write a run's FMP bars as FMP's whole truth for the symbols that answered, over the
+    run's days; every request's quarantine is replaced."""
+    with warehouse.transaction() as con:
+        return store_fetched_bars(
+            con,
+            batch.valid_frame(),
+            fmp_rejections(batch, fetch),
+            sources=[r.source for r in fetch.replies] + list(fetch.bad_payloads),
+            tickers={r.symbol for r in fetch.replies},
+            dates=window,
+            source_priority=tuple(warehouse.source_priority),
+            run_id=context.run_id,
+        )
 
 
 def _universe(warehouse: Warehouse) -> list[str]:
