@@ -20,6 +20,11 @@ Served paths (both filter ``from``/``to`` inclusively and return newest first):
   (names and text quoted, as FMP sends them), one line per symbol holding a bar on ``D``, in
   symbol order, numbers written as JSON writes them; a day without bars -> the header alone.
 
+* ``/stable/splits?symbol=S``: JSON array of ``{"symbol", "date", "label", "numerator",
+  "denominator"}``, newest first (:meth:`FMPServer.add_splits`); none -> ``[]``.
+* ``/api/v3/historical-price-full/stock_split/S``: ``{"symbol": S, "historical": [...]}``
+  (records without ``symbol``); none -> ``{}``.
+
 Faults apply to every path alike (``inject(..., path=BULK_EOD_PATH)`` targets the bulk one).
 """
 
@@ -38,6 +43,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 STABLE_EOD_PATH = "/stable/historical-price-eod/full"
 V3_EOD_PREFIX = "/api/v3/historical-price-full/"
 BULK_EOD_PATH = "/stable/eod-bulk"
+STABLE_SPLITS_PATH = "/stable/splits"
+V3_SPLITS_PREFIX = "/api/v3/historical-price-full/stock_split/"
 BULK_FIELDS = ("symbol", "date", "open", "low", "high", "close", "adjClose", "volume")
 DEFAULT_API_KEY = "fmp-loopback-key-7f3a9c"
 INVALID_KEY_MESSAGE = (
@@ -143,6 +150,7 @@ class FMPServer:
         self.down = False
         self.requests: list[RecordedRequest] = []
         self._bars: dict[str, dict[str, dict[str, Any]]] = {}
+        self._splits: dict[str, dict[str, tuple[float, float]]] = {}
         self._faults: dict[str | None, deque[list[Any]]] = {}
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -199,6 +207,11 @@ class FMPServer:
             for record in records:
                 bar = {key: value for key, value in record.items() if key != "symbol"}
                 store[str(bar["date"])] = bar
+
+    def add_splits(self, symbol: str, splits: dict[str, tuple[float, float]]) -> None:
+        """Store ``{date: (numerator, denominator)}`` splits for ``symbol`` (4:1 -> (4, 1))."""
+        with self._lock:
+            self._splits.setdefault(symbol, {}).update(splits)
 
     def load_fixture_file(self, path: str | Path) -> list[str]:
         """Load a saved FMP response (stable array or v3 ``historical`` object); return its symbols."""
@@ -270,6 +283,8 @@ class FMPServer:
     def _route(self, path: str, query: dict[str, str]) -> _Reply:
         if path == BULK_EOD_PATH:
             return self._bulk_reply(query)
+        if path == STABLE_SPLITS_PATH or path.startswith(V3_SPLITS_PREFIX):
+            return self._splits_reply(path, query)
         try:
             start, end = _parse_range(query)
         except ValueError as exc:
@@ -295,6 +310,19 @@ class FMPServer:
                 (s, dict(store[day])) for s, store in sorted(self._bars.items()) if day in store
             ]
         return _Reply("ok", 200, bulk_csv(bars), content_type="text/csv;charset=UTF-8")
+
+    def _splits_reply(self, path: str, query: dict[str, str]) -> _Reply:
+        stable = path == STABLE_SPLITS_PATH
+        symbol = query.get("symbol", "") if stable else path[len(V3_SPLITS_PREFIX) :]
+        with self._lock:
+            splits = sorted(self._splits.get(symbol, {}).items(), reverse=True)
+        records = [
+            {"date": day, "label": day, "numerator": num, "denominator": den}
+            for day, (num, den) in splits
+        ]
+        if stable:
+            return _json_reply(200, [{"symbol": symbol, **r} for r in records])
+        return _json_reply(200, {"symbol": symbol, "historical": records} if records else {})
 
     def _bars_between(self, symbol: str, start: str, end: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -1,17 +1,25 @@
 """Ingest assets: price files and FMP bars into the validated ``prices`` table.
 
-``price_files`` (ticker partitions) and ``fmp_daily_bars`` (trading-day partitions) each read,
-validate and upsert their rows into ``prices`` in one transaction, quarantining bad rows in
-``rejected_rows``. ``prices`` is the consolidated, validated panel: it rebuilds
-``instruments``, carries the checks that need the whole history of a ticker across sources
-(blocking ones for contract breaks, warnings for large moves and gaps) and a freshness policy
-matching the evening schedule.
+``price_files`` (ticker partitions) and ``fmp_daily_bars`` (trading-day partitions) each read
+and validate their rows and write them in one transaction, one *delivery* per file or FMP run
+(:mod:`quant_assets.warehouse.deliveries`): sources reconciled (the warehouse resource's
+``source_priority``), corrections and retractions kept in ``price_revisions``, bad rows in
+``rejected_rows``. Each reports ``first_affected_date``, the earliest day whose price it
+changed, which the evening schedule recomputes downstream from.
+
+``prices`` is the consolidated, validated panel: it detects splits and unit changes in the
+raw closes (``corporate_actions``; FMP's split history confirms them where a key is set),
+quarantines bad ticks (rule ``unexplained_jump``), rebuilds ``instruments``, carries the
+checks that need the whole history of a ticker across sources (blocking ones for contract
+breaks and bad ticks, warnings for large moves and gaps) and a freshness policy matching the
+evening schedule.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
 import datetime as dt
 from typing import Annotated
 
+import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
@@ -26,6 +34,7 @@ from pydantic import Field, StringConstraints
 
 from quant_assets.ingest import TICKER_PATTERN
 from quant_assets.ingest.batches import (
+    FMPFetch,
     IngestBatch,
     fetch_fmp_bars,
     fmp_bars_batch,
@@ -42,8 +51,17 @@ from quant_assets.partitions import (
 from quant_assets.resources.fmp import FMPClient, FMPError
 from quant_assets.resources.raw_files import RawFileStore, UnsafePathError
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.warehouse.corporate_actions import (
+    applied_actions,
+    confirm_split_histories,
+    detected_actions,
+    first_date_adjusted_differently,
+    quarantine_reverting_ticks,
+    refresh_detected_actions,
+    unconfirmed_split_tickers,
+)
+from quant_assets.warehouse.deliveries import DeliveryResult
 from quant_assets.warehouse.prices import (
-    UpsertCounts,
     instrument_tickers,
     refresh_instruments,
     store_fetched_bars,
@@ -72,15 +90,26 @@ RawPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Ticker = Annotated[str, StringConstraints(pattern=TICKER_PATTERN)]
 
 
-def _batch_metadata(batch: IngestBatch, counts: UpsertCounts) -> dict[str, object]:
+FIRST_AFFECTED_DATE = "first_affected_date"
+"""Metadata key: the earliest day whose stored price a materialization changed (ISO date), or
+'' when none; the evening schedule recomputes factors and what follows from the earliest one."""
+
+
+def _batch_metadata(batch: IngestBatch, written: DeliveryResult) -> dict[str, object]:
     valid, rejected = batch.valid_frame(), batch.rejected_frame()
+    counts = written.counts
+    first_changed = min(written.first_affected_dates().values(), default=None)
     meta: dict[str, object] = {
         "rows_read": batch.rows_read,
         "rows_valid": batch.rows_read - len(rejected),
         "rows_rejected": len(rejected),
         "rows_inserted": counts.inserted,
-        "rows_updated": counts.updated,
+        "rows_updated": counts.corrected,
         "rows_unchanged": counts.unchanged,
+        "rows_retracted": counts.retracted,
+        "source_conflicts": counts.conflicts,
+        "prices_changed": counts.prices_changed,
+        FIRST_AFFECTED_DATE: first_changed.isoformat() if first_changed else "",
         "rows_outside_partitions": batch.rows_out_of_scope,
         "tickers": int(valid["ticker"].nunique()) if len(valid) else 0,
     }
@@ -152,9 +181,15 @@ def price_files(
         context.log.info(f"{m['path']}: {m['rows_read']} rows read, {m['rows_rejected']} rejected")
 
     with warehouse.transaction() as con:
-        counts = store_price_files(con, read.batch.valid_frame(), read.files)
+        written = store_price_files(
+            con,
+            read.files,
+            scope=context.partition_keys,
+            source_priority=tuple(warehouse.source_priority),
+            run_id=context.run_id,
+        )
 
-    meta = _batch_metadata(read.batch, counts)
+    meta = _batch_metadata(read.batch, written)
     meta["files"] = _bullets([f.manifest["path"] for f in read.files])
     if read.unreadable:
         meta["unreadable_files"] = _bullets(read.unreadable)
@@ -215,10 +250,9 @@ def fmp_daily_bars(
         raise Failure(str(exc)) from exc
 
     batch = fmp_bars_batch(fetch)
-    with warehouse.transaction() as con:
-        counts = store_fetched_bars(con, batch.valid_frame(), fmp_rejections(batch, fetch))
+    written = _store_fetch(context, warehouse, fetch, batch, (start, end))
 
-    meta = _batch_metadata(batch, counts)
+    meta = _batch_metadata(batch, written)
     meta["window"] = f"{start.isoformat()}..{end.isoformat()}"
     meta["tickers_requested"] = len(tickers)
     meta["fmp_requests"] = fetch.requests
@@ -238,6 +272,28 @@ def fmp_daily_bars(
     return MaterializeResult(metadata=meta)
 
 
+def _store_fetch(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    fetch: FMPFetch,
+    batch: IngestBatch,
+    window: tuple[dt.date, dt.date],
+) -> DeliveryResult:
+    """Write a run's FMP bars as FMP's whole truth for the symbols that answered, over the
+    run's days; every request's quarantine is replaced."""
+    with warehouse.transaction() as con:
+        return store_fetched_bars(
+            con,
+            batch.valid_frame(),
+            fmp_rejections(batch, fetch),
+            sources=[r.source for r in fetch.replies] + list(fetch.bad_payloads),
+            tickers={r.symbol for r in fetch.replies},
+            dates=window,
+            source_priority=tuple(warehouse.source_priority),
+            run_id=context.run_id,
+        )
+
+
 def _universe(warehouse: Warehouse) -> list[str]:
     with warehouse.connect(read_only=True) as con:
         return instrument_tickers(con, exclude=BENCHMARK_TICKER)
@@ -250,26 +306,77 @@ def _universe(warehouse: Warehouse) -> list[str]:
     kinds={"duckdb"},
     freshness_policy=prices_freshness,
 )
-def prices(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def prices(
+    context: AssetExecutionContext, warehouse: Warehouse, fmp: FMPClient
+) -> MaterializeResult:
     """The validated daily price panel (``prices`` table) with ``instruments`` rebuilt.
 
     One row per (ticker, date): open, high, low, close, adj_close (NULL when the source has
-    none), volume, the source it came from and when. Checks on this asset block downstream on
-    rows that break the table's contract and warn on moves, zero volumes, flat bars and gaps.
+    none), volume, the source it came from and when, as delivered. Splits and unit changes
+    found in the raw closes go to ``corporate_actions``; where ``FMP_API_KEY`` is set, FMP's
+    split history confirms the detected splits (a failed request is logged, not fatal).
+    Factors and backtests read the split-adjusted ``adjusted_prices`` view. A bad tick (a
+    move beyond 50 % that the next day undoes) leaves ``prices`` for ``rejected_rows`` (rule
+    ``unexplained_jump``). Checks on this asset block downstream on rows that break the
+    table's contract or bad ticks left, and warn on moves, zero volumes, flat bars and gaps.
     Fresh when refreshed within the day before 20:30 New York on each weekday.
     """
     with warehouse.transaction() as con:
+        before = applied_actions(con)
+        detected = refresh_detected_actions(con)
+        to_confirm = unconfirmed_split_tickers(con)
+    histories = _split_histories(context, fmp, to_confirm)
+    with warehouse.transaction() as con:
+        confirmed, bad_histories = confirm_split_histories(con, histories)
+        ticks = quarantine_reverting_ticks(con, context.run_id)
+        rescaled = first_date_adjusted_differently(con, before)
         refresh_instruments(con)
         summary = summarize_prices(con)
+        actions = detected_actions(con)
+    for problem in bad_histories:
+        context.log.warning(f"split history skipped: {problem}")
     first, last = summary.first_date, summary.last_date
-    context.log.info(f"prices: {summary.rows} rows, {summary.tickers} tickers, {first}..{last}")
-    return MaterializeResult(
-        metadata={
-            "rows": summary.rows,
-            "tickers": summary.tickers,
-            "first_date": first.isoformat() if first else "",
-            "last_date": last.isoformat() if last else "",
-            "rejected_rows_total": summary.rejected_rows,
-            "instruments": MetadataValue.md(summary.instruments.head(50).to_markdown(index=False)),
-        }
+    changed = min(
+        [*pd.to_datetime(ticks["date"]).dt.date, *([rescaled] if rescaled else [])], default=None
     )
+    context.log.info(
+        f"prices: {summary.rows} rows, {summary.tickers} tickers, {first}..{last}; "
+        f"{detected} corporate actions detected, {confirmed} confirmed by FMP, "
+        f"{len(ticks)} bad ticks quarantined"
+    )
+    meta = {
+        "rows": summary.rows,
+        "tickers": summary.tickers,
+        "first_date": first.isoformat() if first else "",
+        "last_date": last.isoformat() if last else "",
+        "rejected_rows_total": summary.rejected_rows,
+        "instruments": MetadataValue.md(summary.instruments.head(50).to_markdown(index=False)),
+        "corporate_actions": len(actions),
+        "corporate_actions_applied": int(actions["applied"].sum()) if len(actions) else 0,
+        "corporate_actions_confirmed_now": confirmed,
+        "bad_ticks_quarantined": len(ticks),
+        FIRST_AFFECTED_DATE: changed.isoformat() if changed else "",
+    }
+    if len(actions):
+        meta["corporate_actions_preview"] = MetadataValue.md(
+            actions.head(PREVIEW_ROWS * 5).to_markdown(index=False)
+        )
+    return MaterializeResult(metadata=meta)
+
+
+def _split_histories(
+    context: AssetExecutionContext, fmp: FMPClient, symbols: list[str]
+) -> dict[str, object]:
+    """FMP's split history of each symbol with an unconfirmed split (none without a key).
+
+    A symbol whose request fails is logged and skipped: its detection waits for a later run.
+    """
+    if not symbols or not FMPClient.has_api_key():
+        return {}
+    histories = {}
+    for symbol in symbols[:MAX_TICKERS_PER_RUN]:
+        try:
+            histories[symbol] = fmp.fetch_splits(symbol)
+        except (FMPError, ValueError) as exc:
+            context.log.warning(f"split history of {symbol} not fetched: {exc}")
+    return histories

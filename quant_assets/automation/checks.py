@@ -2,7 +2,7 @@
 
 * Blocking, ERROR: rows the table's contract forbids (non-finite or non-positive values, a
   close outside its bar's low..high, weekend or future dates, malformed tickers, repeated
-  keys). A failed one stops every downstream asset of the same run: factors, models and
+  keys) and bad ticks (an unexplained jump the next day undoes). A failed one stops every downstream asset of the same run: factors, models and
   backtests never see such a row.
 * Warning, non-blocking: suspicious but possible values (a 60% move can be real), kept in the
   table and reported so that a researcher sees them before a model trains on them.
@@ -72,6 +72,14 @@ blocking_price_checks = [
         "duplicate_price_keys",
         quality.duplicate_keys,
         "Blocks downstream: more than one row for a (ticker, date).",
+        blocking=True,
+    ),
+    _price_check(
+        "unexplained_jumps",
+        quality.reverting_ticks,
+        "Blocks downstream: a close moving beyond 50% that no applied split or unit change "
+        "explains and the next day undoes (a bad tick; the prices asset quarantines them as "
+        "unexplained_jump). A jump that stays is a large_daily_moves warning.",
         blocking=True,
     ),
 ]

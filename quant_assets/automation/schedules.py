@@ -4,6 +4,14 @@ A day whose run failed (FMP down, a killed run) is not lost: each evening's run 
 first trading day after the newest day ``fmp_daily_bars`` has materialized, so it catches up
 the gap in one run, up to ``QUANT_ASSETS_CATCH_UP_DAYS`` (default 10) trading days back. A
 longer gap is logged and left to a backfill, which is the deliberate tool for it.
+
+Corrections reach downstream: a price file re-delivered with a changed past bar, a retracted
+row, a quarantined tick or a newly applied split changes prices of days long before the
+evening's. Every ingest materialization reports the earliest day it changed
+(``first_affected_date``); when one since the start of the last successful ``daily_update``
+run lies before the evening's range, a second request of the same job recomputes
+``factor_values``, ``predictions``, ``target_weights`` and the backtests (not the FMP fetch)
+from that day to the evening's day. The factors read their own lookback before it.
 """
 
 # No `from __future__ import annotations` here: Dagster reads these annotations at runtime.
@@ -12,9 +20,12 @@ import datetime as dt
 import pandas as pd
 from dagster import (
     AssetKey,
+    AssetRecordsFilter,
     DagsterInstance,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     RunRequest,
+    RunsFilter,
     ScheduleEvaluationContext,
     SkipReason,
     define_asset_job,
@@ -23,7 +34,13 @@ from dagster import (
 
 from quant_assets.assets.backtest import backtest_report, backtests
 from quant_assets.assets.factors import factor_values
-from quant_assets.assets.ingest import DAILY_UPDATE_CRON, fmp_daily_bars, prices
+from quant_assets.assets.ingest import (
+    DAILY_UPDATE_CRON,
+    FIRST_AFFECTED_DATE,
+    fmp_daily_bars,
+    price_files,
+    prices,
+)
 from quant_assets.assets.models import predictions
 from quant_assets.assets.portfolio import target_weights
 from quant_assets.automation.settings import days_from_env
@@ -36,6 +53,13 @@ from quant_assets.partitions import (
 from quant_assets.resources.fmp import FMPClient
 
 CATCH_UP_DAYS_ENV = "QUANT_ASSETS_CATCH_UP_DAYS"
+# Materializations that report the first day whose stored price they changed.
+PRICE_WRITERS = (price_files, fmp_daily_bars, prices)
+# What a correction of past prices makes stale: everything downstream of prices.
+RECOMPUTED_ON_REVISION = (factor_values, predictions, target_weights, backtests, backtest_report)
+# How many ingest materializations since the last daily run are read (a folder of files
+# dropped at once is one run per file).
+MAX_WRITES_READ = 10_000
 
 daily_update_job = define_asset_job(
     "daily_update",
@@ -60,15 +84,25 @@ daily_update_job = define_asset_job(
     default_status=DefaultScheduleStatus.RUNNING,
     description="Weekdays 18:30 New York: that day's end-of-day bars and their consequences.",
 )
-def daily_update_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+def daily_update_schedule(
+    context: ScheduleEvaluationContext,
+) -> RunRequest | list[RunRequest] | SkipReason:
+    day = context.scheduled_execution_time.date()
+    revision = revision_run_request(context.instance, day, log=context.log)
     if not FMPClient.has_api_key():
-        return SkipReason(
+        skip = (
             "FMP_API_KEY is not set: the daily FMP update is skipped. Export the key where the "
             "Dagster daemon runs (or drop CSV files into data/raw) to keep prices current."
         )
-    return evening_run_request(
-        context.instance, context.scheduled_execution_time.date(), log=context.log
-    )
+        return [revision] if revision else SkipReason(skip)
+    evening = evening_run_request(context.instance, day, log=context.log)
+    if revision is None or _range_start(revision) >= _range_start(evening):
+        return evening
+    return [evening, revision]
+
+
+def _range_start(request: RunRequest) -> str:
+    return request.partition_key or request.tags[RANGE_START]
 
 
 def evening_run_request(instance: DagsterInstance, day: dt.date, log=None) -> RunRequest:
@@ -89,6 +123,48 @@ def evening_run_request(instance: DagsterInstance, day: dt.date, log=None) -> Ru
         run_key=day.isoformat(),
         tags={RANGE_START: start.isoformat(), RANGE_END: day.isoformat()},
     )
+
+
+def revision_run_request(instance: DagsterInstance, day: dt.date, log=None) -> RunRequest | None:
+    """The recomputation of everything downstream of ``prices`` from the first day whose price
+    changed since the last successful ``daily_update`` run started, to ``day``; None when no
+    such run exists yet (history is computed when it is loaded) or nothing changed."""
+    since = last_daily_run_start(instance)
+    first = first_revised_day(instance, since) if since is not None else None
+    if first is None or first > day:
+        return None
+    start = max(first, dt.date.fromisoformat(trading_day_partitions.get_first_partition_key()))
+    start = (pd.Timestamp(start) + pd.offsets.BDay(0)).date()  # a weekday: a partition key
+    if log is not None:
+        log.info(f"prices changed back to {first}: recomputing {start}..{day} downstream")
+    return RunRequest(
+        run_key=f"{day.isoformat()}/revised-from-{start.isoformat()}",
+        asset_selection=[a.key for a in RECOMPUTED_ON_REVISION],
+        tags={RANGE_START: start.isoformat(), RANGE_END: day.isoformat()},
+    )
+
+
+def last_daily_run_start(instance: DagsterInstance) -> float | None:
+    """When the newest successful ``daily_update`` run was created (epoch seconds), if any."""
+    records = instance.get_run_records(
+        RunsFilter(job_name=daily_update_job.name, statuses=[DagsterRunStatus.SUCCESS]), limit=1
+    )
+    return records[0].create_timestamp.timestamp() if records else None
+
+
+def first_revised_day(instance: DagsterInstance, since: float) -> dt.date | None:
+    """The earliest ``first_affected_date`` that ingest materializations after ``since``
+    (epoch seconds) report, if any."""
+    days = []
+    for asset in PRICE_WRITERS:
+        found = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=asset.key, after_timestamp=since), limit=MAX_WRITES_READ
+        )
+        for record in found.records:
+            value = record.asset_materialization.metadata.get(FIRST_AFFECTED_DATE)
+            if value is not None and value.value:
+                days.append(dt.date.fromisoformat(str(value.value)))
+    return min(days, default=None)
 
 
 def catch_up_start(first_missed: dt.date, day: dt.date, max_days: int) -> dt.date:

@@ -38,8 +38,11 @@ class IngestBatch:
     rows_read: int = 0
     rows_out_of_scope: int = 0
 
-    def add(self, valid: pd.DataFrame, rejected: pd.DataFrame, scope: set[str] | None) -> None:
-        """Add one source's rows; valid rows of tickers outside ``scope`` are counted, not kept."""
+    def add(
+        self, valid: pd.DataFrame, rejected: pd.DataFrame, scope: set[str] | None
+    ) -> pd.DataFrame:
+        """Add one source's rows; valid rows of tickers outside ``scope`` are counted, not
+        kept. Returns the valid rows kept (this source's delivery)."""
         self.rows_read += len(valid) + len(rejected)
         if scope is not None:
             in_scope = valid["ticker"].astype(str).isin(scope).to_numpy()
@@ -47,6 +50,7 @@ class IngestBatch:
             valid = valid[in_scope]
         self.valid.append(valid)
         self.rejected.append(rejected)
+        return valid
 
     def valid_frame(self) -> pd.DataFrame:
         frames = [f for f in self.valid if len(f)]
@@ -59,13 +63,15 @@ class IngestBatch:
 
 @dataclass(frozen=True)
 class FileRead:
-    """One raw file as read: its manifest row, its rejected rows, and whether it was whole.
+    """One raw file as read: its manifest row, its valid rows of the run's tickers (its
+    delivery), its rejected rows, and whether it was whole.
 
     ``complete`` is true when the run's tickers covered every ticker of the file: only then
     does the file count as ingested (its manifest row is written).
     """
 
     manifest: dict[str, Any]
+    valid: pd.DataFrame
     rejected: pd.DataFrame
     complete: bool
 
@@ -97,7 +103,7 @@ def read_price_files(files: Iterable[tuple[str, Path]], scope: set[str]) -> File
         except Exception as exc:  # noqa: BLE001 (one bad file never stops the others)
             out.unreadable.append(f"{source}: {type(exc).__name__}: {exc}")
             continue
-        out.batch.add(valid, rejected, scope)
+        kept = out.batch.add(valid, rejected, scope)
         file_tickers = set(raw.frame["ticker"].astype(str).str.strip().str.upper()) - {""}
         manifest = dict(
             path=source,
@@ -109,7 +115,7 @@ def read_price_files(files: Iterable[tuple[str, Path]], scope: set[str]) -> File
             rows_rejected=len(rejected),
             tickers=sorted(file_tickers),
         )
-        out.files.append(FileRead(manifest, rejected, complete=file_tickers <= scope))
+        out.files.append(FileRead(manifest, kept, rejected, complete=file_tickers <= scope))
     return out
 
 

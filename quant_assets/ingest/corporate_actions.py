@@ -22,6 +22,16 @@ A day is a corporate action when its close ratio ``r = close / previous close`` 
   changes the share count and a genuine -33 % or +52 % day on news does not. Without volume
   on both sides, only factors of :data:`MIN_FACTOR_WITHOUT_VOLUME` or more count.
 
+Which detections adjust the series (``applied``)
+------------------------------------------------
+A detection is evidence, not proof. It is *applied* (the split-adjusted series divides by it)
+when it is a unit change (x100 or /100: no share count moves that way), or a split of at
+least :data:`MIN_APPLIED_SPLIT_FACTOR` (2:1, 1:2 and beyond) whose share volume shifted by
+the factor. A 3:2 or 2:3 ratio (-33 % / +50 % is an ordinary news day as often as a split;
+seen on CHK and SIG in real data), or any split without volume on both sides (a close-only
+file: AAPL's real -52 % of 2000-09-29 looks like 2:1), is stored but left unapplied until
+FMP's split history confirms it.
+
 A close-to-close move beyond :data:`JUMP_THRESHOLD` (|return| > 50 %) that is left after
 adjustment and not explained by adj_close is *unexplained* (:func:`unexplained_jumps`).
 """
@@ -47,8 +57,11 @@ MIN_FACTOR_WITHOUT_VOLUME = 2.0
 count: a 3:2 ratio (-33 %) is an ordinary crash as often as a split."""
 JUMP_THRESHOLD = 0.5
 """A close-to-close move beyond +/-50 % is a jump to explain."""
+MIN_APPLIED_SPLIT_FACTOR = 2.0
+"""A detected split adjusts the series without FMP's confirmation only when its factor is at
+least this far from 1 and the share volume shifted by it (see the module docstring)."""
 
-ACTION_COLUMNS = ("ticker", "date", "kind", "factor")
+ACTION_COLUMNS = ("ticker", "date", "kind", "factor", "applied")
 
 
 def _candidate_factors() -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +142,8 @@ def detect_corporate_actions(prices: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         ``ticker`` (str), ``date`` (datetime64), ``kind`` (``split`` or ``unit_change``),
-        ``factor`` (shares after per share before; the close divides by it that day), sorted.
+        ``factor`` (shares after per share before; the close divides by it that day),
+        ``applied`` (bool: adjust the series without FMP's confirmation), sorted.
     """
     frame = _ordered(prices)
     group, log_ratio, log_adj = _log_ratios(frame)
@@ -156,9 +170,12 @@ def detect_corporate_actions(prices: pd.DataFrame) -> pd.DataFrame:
         np.abs(log_factor) >= np.log(MIN_FACTOR_WITHOUT_VOLUME) - 1e-12,
     )
     keep = ~adj_explains & ~reverts & ((kind != "split") | volume_agrees)
+    large = np.abs(log_factor) >= np.log(MIN_APPLIED_SPLIT_FACTOR) - 1e-12
+    applied = (kind != "split") | (np.isfinite(volume_shift) & volume_agrees & large)
     found = frame.loc[rows[keep], ["ticker", "date"]].reset_index(drop=True)
     found["kind"] = kind[keep].astype(str)
     found["factor"] = factor[keep]
+    found["applied"] = applied[keep].astype(bool)
     return found
 
 

@@ -62,6 +62,11 @@ DELIVERY_RULES: dict[str, str] = {
         "an FMP reply that is not price data (error object, HTML page, wrong shape): the whole "
         "request is quarantined and the other symbols land"
     ),
+    "unexplained_jump": (
+        "a close moves beyond +/-50 % from the day before, no applied split or unit change "
+        "explains it, and the next day undoes it: a bad tick, taken out of prices (a jump that "
+        "stays is kept and warned about: a real crash looks the same)"
+    ),
 }
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")

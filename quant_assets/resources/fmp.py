@@ -10,6 +10,10 @@ Two FMP layouts are supported:
 Both return records newest first, with split-adjusted (not dividend-adjusted) ``open/high/low/close``
 and ``volume`` as JSON numbers (sometimes E-notation floats such as ``6.3890796E7``).
 
+Split history (:meth:`FMPClient.fetch_splits`, to confirm splits detected in unadjusted files):
+``GET /stable/splits?symbol=AAPL`` (a JSON array) or, for ``v3``,
+``GET /api/v3/historical-price-full/stock_split/AAPL`` (``{"symbol", "historical": [...]}``).
+
 Plans that include it also have the end-of-day bulk endpoint (:meth:`FMPClient.eod_bulk`, chosen by
 the ``fmp_bulk`` setting): one request per trading day for every symbol, as CSV.
 
@@ -58,6 +62,8 @@ SYMBOL_PATTERN = re.compile(r"^[A-Z0-9.\-^=]{1,15}$")
 RATE_WINDOW_S = 60.0
 REDACTED = "***"
 BULK_EOD_PATH = "/stable/eod-bulk"
+STABLE_SPLITS_PATH = "/stable/splits"
+V3_SPLITS_PREFIX = "/api/v3/historical-price-full/stock_split/"
 # FMP's field names of the numbers of an end-of-day bar.
 NUMBER_FIELDS = ("open", "high", "low", "close", "adjClose", "volume")
 BULK_REQUIRED_COLUMNS = ("symbol", "date", "close")
@@ -395,6 +401,26 @@ class FMPClient(ConfigurableResource):
         call = self._bulk_call(day)
         response = self._get_response(call, api_key)
         return _bulk_records(response, call, api_key, symbols)
+
+    def fetch_splits(self, symbol: str) -> Any:
+        """``symbol``'s split history as FMP sends it (JSON), for
+        :func:`quant_assets.ingest.corporate_actions.parse_fmp_splits`.
+
+        ``stable``: ``GET /stable/splits?symbol=S``, a list of ``{"symbol", "date",
+        "numerator", "denominator"}``; ``v3``: ``GET
+        /api/v3/historical-price-full/stock_split/S``, ``{"symbol", "historical": [...]}``;
+        ``[]`` or ``{}`` when the symbol never split. Retries, the rate limit, key redaction
+        and errors are those of :meth:`historical_eod`; an empty body, an HTML page, invalid
+        JSON or an FMP error object raise :class:`FMPPayloadError` naming the symbol.
+        """
+        _check_symbol(symbol)
+        api_key = _api_key()
+        base = self.base_url.rstrip("/")
+        if self.api_version == "v3":
+            call = _EodCall(symbol, f"{base}{V3_SPLITS_PREFIX}{quote(symbol, safe='')}", {})
+        else:
+            call = _EodCall(symbol, f"{base}{STABLE_SPLITS_PATH}", {"symbol": symbol})
+        return self._get_json(call, api_key)
 
     def close(self) -> None:
         """Close the pooled HTTP connections; the next request opens a new session."""

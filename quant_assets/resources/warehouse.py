@@ -15,10 +15,11 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import duckdb
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from quant_assets.paths import default_warehouse_path
 from quant_assets.warehouse.schema import create_schema
@@ -40,6 +41,9 @@ class Warehouse(ConfigurableResource):
         The database file (default ``data/warehouse.duckdb``); its folder is created on demand.
     lock_timeout_s
         How long a connection waits for another process's lock before giving up.
+    source_priority
+        How the price writers resolve sources that disagree on a (ticker, date) (see
+        :mod:`quant_assets.warehouse.deliveries`); empty: every such conflict is quarantined.
     """
 
     path: str = Field(
@@ -54,6 +58,16 @@ class Warehouse(ConfigurableResource):
         le=86_400,
         description="Seconds a connection waits for another process's write lock before "
         "giving up (0: fail at once).",
+    )
+    source_priority: list[Annotated[str, StringConstraints(min_length=1, max_length=1024)]] = Field(
+        default=[],
+        max_length=100,
+        description="Price sources ranked best first, used when two sources deliver different "
+        "values for the same ticker and date: 'fmp' (every FMP bar), 'file' (every price "
+        "file) or a path prefix under the raw folder such as 'raw/vendor_a/'. The best-ranked "
+        "source's row is kept and the other is logged in price_revisions (kind "
+        "source_priority). Empty (default): conflicting rows are all quarantined in "
+        "rejected_rows (rule source_conflict) and no price is kept for that day.",
     )
 
     @contextlib.contextmanager

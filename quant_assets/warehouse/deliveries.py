@@ -93,6 +93,21 @@ class DeliveryResult:
         return {str(t): pd.Timestamp(d).date() for t, d in first.items()}
 
 
+def combine_results(results: list[DeliveryResult]) -> DeliveryResult:
+    """The sum of several deliveries' results (one run's files), affected keys deduplicated."""
+    fields = DeliveryCounts.__dataclass_fields__
+    counts = DeliveryCounts(**{f: sum(getattr(r.counts, f) for r in results) for f in fields})
+    frames = [r.affected for r in results if len(r.affected)]
+    affected = (
+        pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            {"ticker": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]")}
+        )
+    )
+    return DeliveryResult(counts, affected)
+
+
 def _rank_sql(feed: str) -> str:
     """SQL rank of a feed column against the ``delivery_ranks(entry, rank)`` temp table."""
     classes = ", ".join(f"'{c}'" for c in FILE_FEED_CLASSES)

@@ -69,7 +69,8 @@ def read_prices_for_factors(
     end: dt.date,
     definitions: list[FactorDefinition] | None = None,
 ) -> pd.DataFrame:
-    """The price rows that factors for dates ``start..end`` need, and no more.
+    """The split-adjusted price rows (``adjusted_prices``) that factors for dates
+    ``start..end`` need, and no more.
 
     Every row dated in the window, plus, per ticker, the ``lookback - 1`` usable rows before
     ``start`` of each group of factors that need the same columns (rows where a column a factor
@@ -91,17 +92,17 @@ def read_prices_for_factors(
     )
     columns = ", ".join(f"p.{c}" for c in PRICE_COLUMNS)
     if not keep:
-        sql = f"SELECT {columns} FROM prices p WHERE p.date BETWEEN ? AND ? ORDER BY 1, 2"
+        sql = f"SELECT {columns} FROM adjusted_prices p WHERE p.date BETWEEN ? AND ? ORDER BY 1, 2"
         return con.execute(sql, [start, end]).df()
     sql = f"""
         WITH history AS (
             SELECT ticker, date, {", ".join(c for c in PRICE_COLUMNS[2:])}, {counts}
-            FROM prices WHERE date < ?
+            FROM adjusted_prices WHERE date < ?
             WINDOW newest_first AS (
                 PARTITION BY ticker ORDER BY date DESC ROWS UNBOUNDED PRECEDING)
         ),
         keep_from AS (SELECT ticker, min(date) AS first FROM history WHERE {keep} GROUP BY ticker)
-        SELECT {columns} FROM prices p LEFT JOIN keep_from k USING (ticker)
+        SELECT {columns} FROM adjusted_prices p LEFT JOIN keep_from k USING (ticker)
         WHERE p.date <= ? AND (p.date >= ? OR p.date >= k.first)
         ORDER BY 1, 2
     """

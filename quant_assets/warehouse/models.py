@@ -28,7 +28,7 @@ def load_closes(
 ) -> pd.DataFrame:
     """Wide closes (adjusted where a ticker has adjusted closes) up to ``end``, benchmark excluded."""
     bars = con.execute(
-        "SELECT ticker, date, close, adj_close FROM prices "
+        "SELECT ticker, date, close, adj_close FROM adjusted_prices "
         "WHERE ($end IS NULL OR date <= $end) AND NOT list_contains($exclude, ticker)",
         {"end": end, "exclude": list(exclude)},
     ).df()
@@ -38,7 +38,7 @@ def load_closes(
 def load_benchmark(con: duckdb.DuckDBPyConnection, ticker: str = BENCHMARK_TICKER) -> pd.Series:
     """The benchmark's closes (the index seeded with the default data), empty if absent."""
     bars = con.execute(
-        "SELECT date, coalesce(adj_close, close) AS close FROM prices WHERE ticker = ? "
+        "SELECT date, coalesce(adj_close, close) AS close FROM adjusted_prices WHERE ticker = ? "
         "ORDER BY date",
         [ticker],
     ).df()

@@ -10,6 +10,7 @@ Two kinds:
   lies outside its own low..high, a weekend or future date, a malformed ticker, a repeated
   key). A writer that skipped validation, a hand edit or a warehouse created before a
   constraint existed can still hold them; the checks on ``prices`` block downstream on them.
+  A bad tick (a jump the next day undoes, :func:`reverting_ticks`) blocks too.
 * **suspicious but possible** values (large moves, zero volumes, flat bars, gaps): kept, and
   reported as warnings so that a researcher sees them before a model trains on them.
 """
@@ -74,6 +75,17 @@ def invalid_dates(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
 def malformed_tickers(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
     """Bars whose ticker does not match :data:`~quant_assets.ingest.schemas.TICKER_PATTERN`."""
     return _bars_where(con, "NOT regexp_full_match(ticker, ?)", [TICKER_PATTERN])
+
+
+def reverting_ticks(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:
+    """Bars moving beyond +/-50 % that no applied corporate action explains and the next day
+    undoes (see :mod:`quant_assets.warehouse.corporate_actions`). The ``prices`` asset
+    quarantines them (rule ``unexplained_jump``): one left means the stored series holds a
+    bad tick that factors and backtests would learn from."""
+    from quant_assets.warehouse.corporate_actions import find_unexplained_jumps
+
+    jumps = find_unexplained_jumps(con)
+    return _found(jumps[jumps["reason"] == "reverting_tick"].reset_index(drop=True))
 
 
 def duplicate_keys(con: duckdb.DuckDBPyConnection) -> tuple[int, pd.DataFrame]:

@@ -1,5 +1,11 @@
 """Writing validated prices, quarantined rows and the file manifest; refreshing instruments.
 
+The ingest assets write through :func:`store_price_files` and :func:`store_fetched_bars`,
+which apply each file (and each run of FMP bars) as a delivery
+(:func:`quant_assets.warehouse.deliveries.apply_delivery`): sources reconciled, corrections
+and retractions kept in ``price_revisions``. :func:`upsert_prices` is the plain writer for
+tools and tests that need no provenance.
+
 All functions take an open connection and expect to run inside the caller's transaction
 (:meth:`quant_assets.resources.warehouse.Warehouse.transaction`), so a batch lands whole or
 not at all.
@@ -8,7 +14,7 @@ not at all.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,8 +23,11 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from quant_assets.ingest.batches import FileRead
+    from quant_assets.warehouse.deliveries import DeliveryResult
 
 VALUE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
+FMP_DELIVERY_SOURCE = "fmp/daily_bars"
+"""The delivery name of a run of FMP bars (its rows keep their own request's source)."""
 
 
 @dataclass(frozen=True)
@@ -128,28 +137,76 @@ def refresh_instruments(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def store_price_files(
-    con: duckdb.DuckDBPyConnection, valid: pd.DataFrame, files: Iterable[FileRead]
-) -> UpsertCounts:
-    """Write a run of raw files: upsert ``valid``, replace each file's quarantined rows, and
-    record in the manifest each file the run covered whole."""
-    counts = upsert_prices(con, valid)
+    con: duckdb.DuckDBPyConnection,
+    files: Iterable[FileRead],
+    *,
+    scope: Collection[str],
+    source_priority: tuple[str, ...] = (),
+    run_id: str | None = None,
+) -> DeliveryResult:
+    """Write a run of raw files, one delivery per file (see :mod:`.deliveries`).
+
+    Per file: its quarantined rows replace the ones of its earlier version, then its valid
+    rows of the ``scope`` tickers are applied as the file's whole truth for those tickers
+    (a row it no longer holds is retracted), reconciled with every other source. Each file
+    the run covered whole is recorded in the manifest. Returns the summed result.
+    """
+    from quant_assets.warehouse.deliveries import apply_delivery, combine_results
+
+    results = []
     for read in files:
-        replace_rejections(con, read.manifest["path"], read.rejected)
+        path = read.manifest["path"]
+        replace_rejections(con, path, read.rejected)
+        results.append(
+            apply_delivery(
+                con,
+                read.valid,
+                source=path,
+                full_delivery=True,
+                covered_tickers=sorted(scope),
+                source_priority=source_priority,
+                run_id=run_id,
+            )
+        )
         if read.complete:
             record_raw_file(con, **read.manifest)
-    return counts
+    return combine_results(results)
 
 
 def store_fetched_bars(
-    con: duckdb.DuckDBPyConnection, valid: pd.DataFrame, rejected: pd.DataFrame
-) -> UpsertCounts:
-    """Write a run of API bars: upsert ``valid`` and replace the rejected rows of each source
-    (request) that had any."""
-    counts = upsert_prices(con, valid)
-    if len(rejected):
-        for source, rows in rejected.groupby("source", sort=True):
-            replace_rejections(con, str(source), rows)
-    return counts
+    con: duckdb.DuckDBPyConnection,
+    valid: pd.DataFrame,
+    rejected: pd.DataFrame,
+    *,
+    sources: Iterable[str],
+    tickers: Collection[str],
+    dates: tuple[dt.date, dt.date],
+    source_priority: tuple[str, ...] = (),
+    run_id: str | None = None,
+) -> DeliveryResult:
+    """Write a run of API bars as one delivery of the FMP feed.
+
+    ``valid`` is FMP's whole truth for the fetched ``tickers`` over ``dates``: a bar FMP sent
+    before and no longer sends there is retracted. The quarantine of every request the run
+    sent (``sources``) is replaced by this run's rejections, so a good rerun clears a stale
+    one.
+    """
+    from quant_assets.warehouse.deliveries import apply_delivery
+
+    rows = rejected if len(rejected) else pd.DataFrame(columns=["source"])
+    by_source = {str(k): g for k, g in rows.groupby("source", sort=True)}
+    for source in sorted(set(map(str, sources)) | set(by_source)):
+        replace_rejections(con, source, by_source.get(source, rows.iloc[:0]))
+    return apply_delivery(
+        con,
+        valid,
+        source=FMP_DELIVERY_SOURCE,
+        full_delivery=True,
+        covered_tickers=sorted(tickers),
+        covered_dates=dates,
+        source_priority=source_priority,
+        run_id=run_id,
+    )
 
 
 def instrument_tickers(con: duckdb.DuckDBPyConnection, exclude: str | None = None) -> list[str]:

@@ -23,11 +23,16 @@ Provenance, revisions and corporate actions (see :mod:`quant_assets.warehouse.de
     before: a 4:1 split is 4, a 1:10 reverse split 0.1, a cents-to-dollars unit change 100;
     on that date the raw price divides by ``factor``. ``source`` is ``detected`` (found in
     the raw closes) or ``fmp``; ``status`` is ``detected`` or ``confirmed`` (FMP's split
-    history agrees).
+    history agrees). ``applied``: the action adjusts the series (see
+    :func:`quant_assets.ingest.corporate_actions.detect_corporate_actions`): unit changes,
+    splits of 2:1 / 1:2 or more with the share volume shifting by the factor, and every
+    FMP-confirmed split. A 3:2 or 2:3 ratio, or a split without volume, stays ``detected``
+    and unapplied until FMP confirms it (a -33 % day is an ordinary crash as often as a split).
 ``adjusted_prices`` (view)
-    ``prices`` back-adjusted for every action after each row's date: prices divided and
-    volume multiplied by ``adjustment``, the product of the later actions' factors. Raw
-    ``prices`` stay as delivered.
+    ``prices`` back-adjusted for every applied action after each row's date: prices divided
+    by ``adjustment``, the product of the later applied actions' factors; volume multiplied
+    by the product of the later *splits* only (a unit change does not change the share
+    count). Raw ``prices`` stay as delivered.
 """
 
 from __future__ import annotations
@@ -106,7 +111,8 @@ DDL: tuple[str, ...] = (
         ticker         VARCHAR   NOT NULL,
         date           DATE      NOT NULL,
         kind           VARCHAR   NOT NULL CHECK (
-            kind IN ('correction', 'retraction', 'source_priority', 'source_conflict')),
+            kind IN ('correction', 'retraction', 'source_priority', 'source_conflict',
+                     'unexplained_jump')),
         old_open       DOUBLE,
         old_high       DOUBLE,
         old_low        DOUBLE,
@@ -133,24 +139,42 @@ DDL: tuple[str, ...] = (
         factor      DOUBLE    NOT NULL CHECK (factor > 0),
         source      VARCHAR   NOT NULL CHECK (source IN ('detected', 'fmp')),
         status      VARCHAR   NOT NULL CHECK (status IN ('detected', 'confirmed')),
+        applied     BOOLEAN   NOT NULL,
         detected_at TIMESTAMP NOT NULL,
         PRIMARY KEY (ticker, date, kind)
     )
     """,
+    # Replaced on every connection so that a changed definition reaches existing warehouses.
+    # Each applied action covers the rows from the previous applied action of its ticker up to
+    # the day before its own date with the product of its own and every later factor: one
+    # range join, no per-row product over all actions.
     """
-    CREATE VIEW IF NOT EXISTS adjusted_prices AS
-    WITH adjustments AS (
-        SELECT p.ticker, p.date, coalesce(product(a.factor), 1.0) AS adjustment
-        FROM prices AS p
-        LEFT JOIN corporate_actions AS a ON a.ticker = p.ticker AND a.date > p.date
-        GROUP BY p.ticker, p.date
+    CREATE OR REPLACE VIEW adjusted_prices AS
+    WITH applied AS (
+        SELECT ticker, date, kind, factor,
+               lag(date) OVER (PARTITION BY ticker ORDER BY date) AS previous_date
+        FROM corporate_actions WHERE applied
+    ),
+    spans AS (
+        SELECT ticker, previous_date, date AS until,
+               product(factor) OVER later AS adjustment,
+               product(CASE WHEN kind = 'split' THEN factor ELSE 1.0 END) OVER later
+                   AS share_adjustment
+        FROM applied
+        WINDOW later AS (PARTITION BY ticker ORDER BY date DESC ROWS UNBOUNDED PRECEDING)
     )
     SELECT p.ticker, p.date,
-           p.open / j.adjustment AS open, p.high / j.adjustment AS high,
-           p.low / j.adjustment AS low, p.close / j.adjustment AS close,
-           p.adj_close / j.adjustment AS adj_close, p.volume * j.adjustment AS volume,
-           j.adjustment, p.source
-    FROM prices AS p JOIN adjustments AS j USING (ticker, date)
+           p.open / coalesce(s.adjustment, 1.0) AS open,
+           p.high / coalesce(s.adjustment, 1.0) AS high,
+           p.low / coalesce(s.adjustment, 1.0) AS low,
+           p.close / coalesce(s.adjustment, 1.0) AS close,
+           p.adj_close / coalesce(s.adjustment, 1.0) AS adj_close,
+           p.volume * coalesce(s.share_adjustment, 1.0) AS volume,
+           coalesce(s.adjustment, 1.0) AS adjustment, p.source
+    FROM prices AS p
+    -- the spans of one ticker do not overlap: at most one per row (none: no later action)
+    LEFT JOIN spans AS s ON s.ticker = p.ticker AND p.date < s.until
+          AND (s.previous_date IS NULL OR p.date >= s.previous_date)
     """,
     """
     CREATE TABLE IF NOT EXISTS factor_definitions (

@@ -28,9 +28,8 @@ WEDNESDAY_EVENING = dt.datetime(2023, 1, 4, 18, 30, tzinfo=ZoneInfo("America/New
 
 def test_without_an_api_key_the_schedule_skips_with_a_clear_message(monkeypatch):
     monkeypatch.delenv("FMP_API_KEY", raising=False)
-    result = daily_update_schedule(
-        build_schedule_context(scheduled_execution_time=WEDNESDAY_EVENING)
-    )
+    with instance_for_test() as instance:
+        result = _evening_request(instance)
     assert isinstance(result, SkipReason)
     assert "FMP_API_KEY is not set" in result.skip_message
 

@@ -21,6 +21,7 @@ BLOCKING = {
     "invalid_dates",
     "malformed_tickers",
     "duplicate_price_keys",
+    "unexplained_jumps",
 }
 WARNINGS = {"large_daily_moves", "zero_volume_bars", "flat_bars", "trading_day_gaps"}
 
@@ -189,3 +190,24 @@ def test_a_planted_bad_row_fails_its_blocking_check_and_stops_downstream(project
     assert all(checks[name].passed for name in BLOCKING - {"inconsistent_bars"})
     assert "prices" in _materialized(bad)
     assert "downstream_of_prices" not in _materialized(bad)
+
+
+def _closes(ticker: str, closes: list[float]) -> list[tuple]:
+    days = pd.bdate_range("2020-01-06", periods=len(closes))
+    return [
+        (ticker, str(d.date()), None, None, None, c, None, 1000.0)
+        for d, c in zip(days, closes, strict=True)
+    ]
+
+
+def test_a_bad_tick_is_an_unexplained_jump_but_a_crash_that_stays_is_not():
+    # A: a misplaced decimal on 2020-01-08 that the next day undoes; B: a -56 % day that stays.
+    con = _table(
+        *_closes("A", [10.0, 10.2, 102.0, 10.3, 10.1]), *_closes("B", [10.0, 10.2, 4.5, 4.4])
+    )
+    assert _keys(price_quality.reverting_ticks(con)) == [("A", "2020-01-08")]
+    assert _keys(price_quality.large_moves(con)) == [
+        ("A", "2020-01-08"),
+        ("A", "2020-01-09"),
+        ("B", "2020-01-08"),
+    ]

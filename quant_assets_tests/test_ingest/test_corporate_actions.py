@@ -58,7 +58,13 @@ def test_fmp_4_for_1_split_is_detected_and_adjusts_back_exactly(fmp_aapl):
     raw = unadjust(fmp_aapl, "2020-08-31", 4.0)
     actions = detect_corporate_actions(raw)
     assert actions.to_dict("records") == [
-        {"ticker": "AAPL", "date": pd.Timestamp("2020-08-31"), "kind": "split", "factor": 4.0}
+        {
+            "ticker": "AAPL",
+            "date": pd.Timestamp("2020-08-31"),
+            "kind": "split",
+            "factor": 4.0,
+            "applied": True,
+        }
     ]
     adjusted = split_adjusted_closes(raw, actions)
     np.testing.assert_allclose(adjusted, fmp_aapl["close"], rtol=0, atol=1e-12)
