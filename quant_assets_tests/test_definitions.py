@@ -36,6 +36,7 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
         "invalid_dates",
         "malformed_tickers",
         "duplicate_price_keys",
+        "unexplained_jumps",
         "coverage_not_collapsing",
         "one_value_per_key",
         "values_match_prices_and_registry",
