@@ -222,6 +222,8 @@ DDL: tuple[str, ...] = (
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table that does not exist yet."""
     from quant_assets.warehouse.backtests import DDL as BACKTEST_DDL
+    from quant_assets.warehouse.ducklake import ducklake_ddl, is_ducklake
 
+    adapt = ducklake_ddl if is_ducklake(con) else str
     for statement in (*DDL, *BACKTEST_DDL):
-        con.execute(statement)
+        con.execute(adapt(statement))
