@@ -47,6 +47,7 @@ from quant_assets.tracking.baselines import log_baseline, log_forecast_baseline
 from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.registry import load_registered_model
 from quant_assets.tracking.training import log_training
+from quant_assets.warehouse.ducklake import current_snapshot_id
 from quant_assets.warehouse.models import (
     latest_training,
     load_closes,
@@ -171,7 +172,8 @@ def trained_models(
     land in ``model_versions`` with the test block each serves.
     """
     started = time.perf_counter()
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.reading() as con:
+        snapshot_id = current_snapshot_id(con)
         closes = load_closes(con)
         features = load_features(con, list(closes.columns), factors=config.factors)
     if closes.empty:
@@ -312,6 +314,7 @@ def trained_models(
             device=str(device["device"]),
             config=config.model_dump(),
             versions=versions,
+            snapshot_id=snapshot_id,
         )
     shown = versions[
         [

@@ -193,6 +193,18 @@ class Warehouse(ConfigurableResource):
                 attempt += 1
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection inside one transaction: every query sees the same state
+        (on DuckLake one snapshot, whose id
+        :func:`quant_assets.warehouse.ducklake.current_snapshot_id` gives)."""
+        with self.connect(read_only=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            finally:
+                con.execute("ROLLBACK")
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A write connection inside ``BEGIN … COMMIT``; any exception rolls everything back."""
         with self.connect() as con:

@@ -183,9 +183,12 @@ DDL: tuple[str, ...] = (
         factors        VARCHAR[] NOT NULL,
         device         VARCHAR   NOT NULL,
         config         VARCHAR   NOT NULL,
-        created_at     TIMESTAMP NOT NULL
+        created_at     TIMESTAMP NOT NULL,
+        snapshot_id    BIGINT
     )
     """,
+    # The DuckLake snapshot the training read (NULL on the DuckDB backend); older files lack it.
+    "ALTER TABLE trainings ADD COLUMN IF NOT EXISTS snapshot_id BIGINT",
     """
     CREATE TABLE IF NOT EXISTS model_versions (
         training_id     VARCHAR NOT NULL,
