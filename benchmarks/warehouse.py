@@ -70,9 +70,12 @@ def _config(backend: str, root: Path, postgres_url: str | None, name: str) -> di
         return {"backend": "duckdb", "path": str(root / f"{name}.duckdb")}
     import psycopg2
 
-    with psycopg2.connect(postgres_url) as con:
+    con = psycopg2.connect(postgres_url)
+    try:
         con.autocommit = True
         con.cursor().execute(f"CREATE DATABASE {name}")
+    finally:
+        con.close()
     catalog = postgres_url.replace("/postgres?", f"/{name}?")
     return {"backend": "ducklake", "catalog": catalog, "data_path": str(root / f"{name}_files")}
 
