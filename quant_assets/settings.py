@@ -20,6 +20,9 @@ The variables:
 ``FMP_API_KEY``            Financial Modeling Prep key (secret)
 ``MLFLOW_TRACKING_URI``    MLflow store; default ``sqlite:///<data>/mlflow/mlflow.db``
 ``MLFLOW_REGISTRY_URI``    MLflow model registry; default the tracking URI
+``QUANT_ASSETS_WAREHOUSE_BACKEND`` ``duckdb`` (one file, default) or ``ducklake``
+``QUANT_ASSETS_DUCKLAKE_CATALOG`` DuckLake catalog: a DuckDB file or ``postgres://...``
+``QUANT_ASSETS_DUCKLAKE_DATA_PATH`` DuckLake data files: a folder or an object store URL
 ``DAGSTER_HOME``           the Dagster instance folder (read by Dagster itself; shown by
                            ``quant-assets status``)
 ========================== ====================================================================
@@ -32,7 +35,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -52,6 +55,9 @@ FMP_API_KEY_ENV = "FMP_API_KEY"
 MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 MLFLOW_REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+WAREHOUSE_BACKEND_ENV = "QUANT_ASSETS_WAREHOUSE_BACKEND"
+DUCKLAKE_CATALOG_ENV = "QUANT_ASSETS_DUCKLAKE_CATALOG"
+DUCKLAKE_DATA_PATH_ENV = "QUANT_ASSETS_DUCKLAKE_DATA_PATH"
 
 MASK = "***"
 
@@ -128,6 +134,24 @@ class Settings(BaseModel):
         default=None,
         alias=MLFLOW_REGISTRY_URI_ENV,
         description="MLflow model registry; unset: the tracking URI.",
+    )
+    warehouse_backend: Literal["duckdb", "ducklake"] = Field(
+        default="duckdb",
+        alias=WAREHOUSE_BACKEND_ENV,
+        description="The warehouse: duckdb (one embedded file, one writer at a time) or "
+        "ducklake (Parquet files + a catalog database; several writers, snapshots).",
+    )
+    ducklake_catalog: str | None = Field(
+        default=None,
+        alias=DUCKLAKE_CATALOG_ENV,
+        description="DuckLake catalog: a DuckDB file path or postgres://user@host/db "
+        "(several machines); unset: <data>/warehouse.ducklake.",
+    )
+    ducklake_data_path: str | None = Field(
+        default=None,
+        alias=DUCKLAKE_DATA_PATH_ENV,
+        description="Where DuckLake writes its Parquet files: a folder or an object store "
+        "URL (s3://bucket/prefix/); unset: <data>/warehouse_files/.",
     )
     dagster_home: Path | None = Field(
         default=None,

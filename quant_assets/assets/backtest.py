@@ -42,6 +42,7 @@ from quant_assets.warehouse.backtests import (
     out_of_sample_violations,
     write_backtest,
 )
+from quant_assets.warehouse.ducklake import current_snapshot_id
 from quant_assets.warehouse.models import latest_training, load_benchmark, load_closes
 from quant_assets.warehouse.reports import load_backtest_record
 
@@ -100,7 +101,8 @@ def backtests(
     context: AssetExecutionContext, config: BacktestsConfig, warehouse: Warehouse
 ) -> MaterializeResult:
     """Out-of-sample backtests of every strategy, with costs, metrics and robustness tables."""
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.reading() as con:
+        snapshot_id = current_snapshot_id(con)
         training = latest_training(con)
         if training is None:
             raise Failure("no trained models: materialize trained_models first")
@@ -123,6 +125,7 @@ def backtests(
         "last_date": result.last_date,
         "fee_bps": config.fee_bps,
         "slippage_bps": config.slippage_bps,
+        "snapshot_id": snapshot_id,
     }
     with warehouse.transaction() as con:
         write_backtest(

@@ -38,6 +38,7 @@ from quant_assets.resources.warehouse import Warehouse
 from quant_assets.tracking.predictions import predict_window, predictions_by_version
 from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.walk_forward import ModelPlan, TrainingOutcome, train_and_track
+from quant_assets.warehouse.ducklake import current_snapshot_id
 from quant_assets.warehouse.models import (
     load_closes,
     load_features,
@@ -171,7 +172,9 @@ def _windows(config: TrainedModelsConfig, dates):
     )
 
 
-def _record(warehouse: Warehouse, run_id: str, panel, plan, config, outcome) -> None:
+def _record(
+    warehouse: Warehouse, run_id: str, panel, plan, config, outcome, snapshot_id: int | None
+) -> None:
     with warehouse.transaction() as con:
         record_training(
             con,
@@ -184,6 +187,7 @@ def _record(warehouse: Warehouse, run_id: str, panel, plan, config, outcome) -> 
             device=str(plan.train_config.device),
             config=config.model_dump(),
             versions=outcome.versions,
+            snapshot_id=snapshot_id,
         )
 
 
@@ -247,7 +251,8 @@ def trained_models(
     registered versions land in ``model_versions`` with the test block each serves.
     """
     started = time.perf_counter()
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.reading() as con:
+        snapshot_id = current_snapshot_id(con)
         closes = load_closes(con)
         features = load_features(con, list(closes.columns), factors=config.factors)
     panel = training_panel(features, closes, config.factors)
@@ -268,7 +273,7 @@ def trained_models(
             parent_run_id=parent,
             log=context.log.info,
         )
-    _record(warehouse, context.run_id, panel, plan, config, outcome)
+    _record(warehouse, context.run_id, panel, plan, config, outcome, snapshot_id)
     return MaterializeResult(
         metadata={
             "training_id": context.run_id,

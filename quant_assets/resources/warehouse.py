@@ -1,4 +1,12 @@
-"""The DuckDB warehouse: one file, real tables a user can query with the duckdb CLI.
+"""The warehouse: real tables a user can query with the duckdb CLI, on one of two backends.
+
+``duckdb`` (default): one embedded DuckDB file. ``ducklake``: the same SQL on a DuckLake
+catalog (a DuckDB file, or PostgreSQL when several machines write) with Parquet data files in
+a folder or an object store; several processes write at once, every commit is a snapshot (see
+:mod:`quant_assets.warehouse.ducklake`). Only this resource and the ``warehouse`` package know
+which one is in use.
+
+On the ``duckdb`` backend:
 
 DuckDB lets one process write a database file at a time. Writers therefore (a) run in the
 ``warehouse`` concurrency pool (limit 1, see ``dagster_home/dagster.yaml``) and (b) retry the
@@ -13,15 +21,22 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field, StringConstraints
 
-from quant_assets.paths import default_warehouse_path
+from quant_assets.paths import data_dir, default_warehouse_path
+from quant_assets.settings import (
+    DUCKLAKE_CATALOG_ENV,
+    DUCKLAKE_DATA_PATH_ENV,
+    WAREHOUSE_BACKEND_ENV,
+    read_setting,
+)
+from quant_assets.warehouse.ducklake import open_ducklake, reattach_read_only
 from quant_assets.warehouse.schema import create_schema
 
 log = logging.getLogger(__name__)
@@ -32,19 +47,54 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+def _is_commit_conflict(exc: Exception) -> bool:
+    """Two DuckLake writers changed the catalog at once (the loser may retry its write)."""
+    text = str(exc).lower()
+    return "conflict" in text and ("transaction" in text or "snapshot" in text)
+
+
 class Warehouse(ConfigurableResource):
-    """Connections to the project's DuckDB file.
+    """Connections to the project's warehouse.
 
     Attributes
     ----------
+    backend
+        ``duckdb`` (one file) or ``ducklake`` (catalog + Parquet files).
     path
-        The database file (default ``data/warehouse.duckdb``); its folder is created on demand.
+        The DuckDB database file (default ``data/warehouse.duckdb``); its folder is created on
+        demand. ``duckdb`` backend only.
+    catalog, data_path
+        The DuckLake catalog (DuckDB file or ``postgres://`` URL) and data files folder/URL.
+        ``ducklake`` backend only.
     lock_timeout_s
         How long a connection waits for another process's lock before giving up.
     source_priority
         How the price writers resolve sources that disagree on a (ticker, date) (see
         :mod:`quant_assets.warehouse.deliveries`); empty: every such conflict is quarantined.
     """
+
+    backend: Literal["duckdb", "ducklake"] = Field(
+        default_factory=lambda: read_setting(WAREHOUSE_BACKEND_ENV),
+        description="duckdb: one embedded file, one writer at a time (default, "
+        "$QUANT_ASSETS_WAREHOUSE_BACKEND). ducklake: a DuckLake catalog with Parquet data "
+        "files; several writers at once, snapshots and time travel.",
+    )
+    catalog: str = Field(
+        default_factory=lambda: read_setting(DUCKLAKE_CATALOG_ENV)
+        or str(data_dir() / "warehouse.ducklake"),
+        min_length=1,
+        description="DuckLake catalog: a DuckDB file (one machine) or "
+        "postgres://user:password@host:5432/db (several); default <data>/warehouse.ducklake "
+        "($QUANT_ASSETS_DUCKLAKE_CATALOG). ducklake backend only.",
+    )
+    data_path: str = Field(
+        default_factory=lambda: read_setting(DUCKLAKE_DATA_PATH_ENV)
+        or str(data_dir() / "warehouse_files"),
+        min_length=1,
+        description="Where DuckLake writes Parquet files: a folder or an object store URL "
+        "(s3://bucket/prefix/); default <data>/warehouse_files "
+        "($QUANT_ASSETS_DUCKLAKE_DATA_PATH). ducklake backend only.",
+    )
 
     path: str = Field(
         default_factory=lambda: str(default_warehouse_path()),
@@ -77,8 +127,13 @@ class Warehouse(ConfigurableResource):
         """A connection with the schema in place; closed (and the file lock freed) on exit.
 
         With ``wait=False`` a lock held by another process raises at once (for sensors, which
-        must not block a tick) instead of retrying for up to ``lock_timeout_s``.
+        must not block a tick) instead of retrying for up to ``lock_timeout_s``. DuckLake has
+        no file lock: ``wait`` only matters for the catalog's first creation there.
         """
+        if self.backend == "ducklake":
+            with self._connect_ducklake(read_only, wait) as con:
+                yield con
+            return
         path = Path(self.path)
         if read_only and not path.exists():
             # A read before the first write: create the empty schema so queries return nothing.
@@ -94,12 +149,54 @@ class Warehouse(ConfigurableResource):
         finally:
             con.close()
 
-    def _open(self, path: Path, read_only: bool, wait: bool) -> duckdb.DuckDBPyConnection:
+    @contextlib.contextmanager
+    def _connect_ducklake(
+        self, read_only: bool, wait: bool
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self._retry_lock(
+            self.catalog, wait, lambda: open_ducklake(self.catalog, self.data_path)
+        )
+        try:
+            self._create_schema_once(con, wait)
+            if read_only:
+                reattach_read_only(con, self.catalog, self.data_path)
+            yield con
+        finally:
+            con.close()
+
+    def _create_schema_once(self, con: duckdb.DuckDBPyConnection, wait: bool) -> None:
+        """The DDL in one transaction; a writer that meets another creating it retries."""
         deadline = time.monotonic() + (self.lock_timeout_s if wait else 0.0)
         attempt = 0
         while True:
             try:
-                return duckdb.connect(str(path), read_only=read_only)
+                con.execute("BEGIN TRANSACTION")
+                create_schema(con)
+                con.execute("COMMIT")
+                return
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                if not _is_commit_conflict(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+                attempt += 1
+
+    def _open(self, path: Path, read_only: bool, wait: bool) -> duckdb.DuckDBPyConnection:
+        return self._retry_lock(
+            path, wait, lambda: duckdb.connect(str(path), read_only=read_only)
+        )
+
+    def _retry_lock(
+        self, path: object, wait: bool, open_: Callable[[], duckdb.DuckDBPyConnection]
+    ) -> duckdb.DuckDBPyConnection:
+        """``open_()``, retried while another process holds the file's lock (a DuckDB file,
+        or a DuckLake catalog kept in one)."""
+        deadline = time.monotonic() + (self.lock_timeout_s if wait else 0.0)
+        attempt = 0
+        while True:
+            try:
+                return open_()
             except duckdb.IOException as exc:
                 if not _is_lock_error(exc) or time.monotonic() >= deadline:
                     raise
@@ -107,6 +204,18 @@ class Warehouse(ConfigurableResource):
                 log.info("warehouse %s is locked by another process; retrying in %.2fs", path, wait)
                 time.sleep(wait)
                 attempt += 1
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection inside one transaction: every query sees the same state
+        (on DuckLake one snapshot, whose id
+        :func:`quant_assets.warehouse.ducklake.current_snapshot_id` gives)."""
+        with self.connect(read_only=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            finally:
+                con.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

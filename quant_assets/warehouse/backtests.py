@@ -76,9 +76,12 @@ DDL: tuple[str, ...] = (
         last_date      DATE,
         fee_bps        DOUBLE,
         slippage_bps   DOUBLE,
-        created_at     TIMESTAMP NOT NULL
+        created_at     TIMESTAMP NOT NULL,
+        snapshot_id    BIGINT
     )
     """,
+    # The DuckLake snapshot the backtest read (NULL on the DuckDB backend); older files lack it.
+    "ALTER TABLE backtest_runs ADD COLUMN IF NOT EXISTS snapshot_id BIGINT",
 )
 
 
@@ -121,7 +124,8 @@ def write_backtest(
         con.execute(f"DELETE FROM {table} WHERE backtest_id = ?", [backtest_id])
     con.execute("DELETE FROM backtest_runs WHERE backtest_id = ?", [backtest_id])
     con.execute(
-        "INSERT INTO backtest_runs VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        "INSERT INTO backtest_runs (backtest_id, training_id, first_date, last_date, fee_bps, "
+        "slippage_bps, created_at, snapshot_id) VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
         [
             backtest_id,
             run["training_id"],
@@ -129,6 +133,7 @@ def write_backtest(
             run["last_date"],
             run["fee_bps"],
             run["slippage_bps"],
+            run.get("snapshot_id"),
         ],
     )
     _insert(con, "backtest_equity", equity.assign(backtest_id=backtest_id))

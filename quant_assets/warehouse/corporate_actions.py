@@ -76,8 +76,10 @@ def refresh_detected_actions(
             INSERT INTO corporate_actions
             SELECT ticker, CAST(date AS DATE), kind, factor, 'detected', 'detected', applied,
                    now()::TIMESTAMP
-            FROM found_actions
-            ON CONFLICT DO NOTHING
+            FROM found_actions AS f
+            -- not ON CONFLICT: DuckLake tables have no primary key
+            WHERE NOT EXISTS (SELECT 1 FROM corporate_actions AS a WHERE a.ticker = f.ticker
+                              AND a.date = CAST(f.date AS DATE) AND a.kind = f.kind)
             """
         )
     finally:

@@ -81,12 +81,16 @@ def record_training(
     device: str,
     config: dict,
     versions: pd.DataFrame,
+    snapshot_id: int | None = None,
 ) -> None:
-    """Write (or rewrite) one training and its model versions."""
+    """Write (or rewrite) one training and its model versions; ``snapshot_id`` is the DuckLake
+    snapshot its data was read from (None on the DuckDB backend)."""
     con.execute("DELETE FROM model_versions WHERE training_id = ?", [training_id])
     con.execute("DELETE FROM trainings WHERE training_id = ?", [training_id])
     con.execute(
-        "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        "INSERT INTO trainings (training_id, dagster_run_id, data_start, data_end, tickers, "
+        "factors, device, config, created_at, snapshot_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
         [
             training_id,
             dagster_run_id,
@@ -96,6 +100,7 @@ def record_training(
             factors,
             device,
             json.dumps(config, sort_keys=True, default=str),
+            snapshot_id,
         ],
     )
     con.register("incoming_versions", versions.assign(training_id=training_id))

@@ -112,8 +112,10 @@ def record_raw_file(
     tickers: list[str],
 ) -> None:
     """Upsert the manifest row of an ingested file (the sensor skips files already here)."""
+    # DELETE + INSERT, not INSERT OR REPLACE: DuckLake tables have no primary key.
+    con.execute("DELETE FROM raw_files WHERE path = ?", [path])
     con.execute(
-        "INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        "INSERT INTO raw_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
         [path, sha256, size_bytes, layout, rows_read, rows_valid, rows_rejected, tickers],
     )
 

@@ -207,9 +207,12 @@ DDL: tuple[str, ...] = (
         factors        VARCHAR[] NOT NULL,
         device         VARCHAR   NOT NULL,
         config         VARCHAR   NOT NULL,
-        created_at     TIMESTAMP NOT NULL
+        created_at     TIMESTAMP NOT NULL,
+        snapshot_id    BIGINT
     )
     """,
+    # The DuckLake snapshot the training read (NULL on the DuckDB backend); older files lack it.
+    "ALTER TABLE trainings ADD COLUMN IF NOT EXISTS snapshot_id BIGINT",
     """
     CREATE TABLE IF NOT EXISTS model_versions (
         training_id     VARCHAR NOT NULL,
@@ -246,6 +249,8 @@ DDL: tuple[str, ...] = (
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table that does not exist yet."""
     from quant_assets.warehouse.backtests import DDL as BACKTEST_DDL
+    from quant_assets.warehouse.ducklake import ducklake_ddl, is_ducklake
 
+    adapt = ducklake_ddl if is_ducklake(con) else str
     for statement in (*DDL, *BACKTEST_DDL):
-        con.execute(statement)
+        con.execute(adapt(statement))

@@ -1,4 +1,5 @@
-"""The DuckDB tables on a real file: idempotent upserts, quarantine, instruments, rollback, locks.
+"""The warehouse tables on each backend: idempotent upserts, quarantine, instruments, rollback;
+CHECK constraints and the file lock on the DuckDB file (DuckLake has neither).
 
 Rows are AAPL's and MSFT's real bars of early January 2023, read through ``read_prices`` so that
 what is written is what the ingestion writes.
@@ -26,6 +27,7 @@ from quant_assets.warehouse.prices import (
     upsert_prices,
 )
 from quant_assets_tests.test_faults.processes import WarehouseLockHolder
+from quant_assets_tests.test_warehouse.conftest import BACKENDS, warehouse_on
 
 AS_OF = dt.date(2024, 1, 2)
 HEADER = "date,ticker,open,high,low,close,adj_close,volume\n"
@@ -37,9 +39,15 @@ AAPL_ROWS = (
 MSFT_ROWS = "2023-01-03,MSFT,243.08,245.75,237.4,239.58,,25740000\n"
 
 
+@pytest.fixture(params=BACKENDS)
+def warehouse(request, tmp_path: Path) -> Warehouse:
+    return warehouse_on(request.param, tmp_path, lock_timeout_s=1.0)
+
+
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_s=1.0)
+def file_warehouse(tmp_path: Path) -> Warehouse:
+    """The DuckDB-file backend: CHECK constraints and a file lock are its own."""
+    return warehouse_on("duckdb", tmp_path, lock_timeout_s=1.0)
 
 
 @pytest.fixture
@@ -103,18 +111,18 @@ def test_empty_input_is_a_no_op(warehouse, read_csv):
     assert _upsert(warehouse, valid) == UpsertCounts(0, 0, 0)
 
 
-def test_check_constraint_refuses_a_negative_close_written_without_validation(warehouse, read_csv):
-    _upsert(warehouse, read_csv("aapl.csv", AAPL_ROWS)[0])
-    before = _table(warehouse, "prices")
+def test_check_constraint_refuses_a_negative_close_written_without_validation(file_warehouse, read_csv):
+    _upsert(file_warehouse, read_csv("aapl.csv", AAPL_ROWS)[0])
+    before = _table(file_warehouse, "prices")
     bad, _ = read_csv("msft.csv", MSFT_ROWS)
     bad["close"] = -239.58
     with pytest.raises(duckdb.ConstraintException, match="close"):
-        _upsert(warehouse, bad)
-    pd.testing.assert_frame_equal(_table(warehouse, "prices"), before)
+        _upsert(file_warehouse, bad)
+    pd.testing.assert_frame_equal(_table(file_warehouse, "prices"), before)
 
 
-def test_check_constraint_refuses_negative_volume_in_plain_sql(warehouse):
-    with warehouse.connect() as con, pytest.raises(duckdb.ConstraintException, match="volume"):
+def test_check_constraint_refuses_negative_volume_in_plain_sql(file_warehouse):
+    with file_warehouse.connect() as con, pytest.raises(duckdb.ConstraintException, match="volume"):
         con.execute(
             "INSERT INTO prices VALUES ('AAPL', DATE '2023-01-03', NULL, NULL, NULL, 125.07, "
             "NULL, -1, 'manual', now()::TIMESTAMP)"
@@ -245,36 +253,36 @@ class _FakeClock:
 
 
 @pytest.fixture
-def lock_holder(warehouse, tmp_path) -> Iterator[WarehouseLockHolder]:
-    with warehouse.connect():
+def lock_holder(file_warehouse, tmp_path) -> Iterator[WarehouseLockHolder]:
+    with file_warehouse.connect():
         pass  # the schema exists before the other process takes the lock
-    holder = WarehouseLockHolder(warehouse.path, tmp_path / "lock_holder.log")
+    holder = WarehouseLockHolder(file_warehouse.path, tmp_path / "lock_holder.log")
     yield holder
     holder.stop()
 
 
 def test_connect_waits_for_another_process_lock_and_then_succeeds(
-    warehouse, lock_holder, monkeypatch
+    file_warehouse, lock_holder, monkeypatch
 ):
     clock = _FakeClock(on_sleep=lock_holder.release)
     monkeypatch.setattr(warehouse_module, "time", clock)
-    with warehouse.connect() as con:
+    with file_warehouse.connect() as con:
         assert con.execute("SELECT count(*) FROM prices").fetchone() == (0,)
     assert len(clock.sleeps) == 1
 
 
-def test_connect_gives_up_after_lock_timeout(warehouse, lock_holder, monkeypatch):
+def test_connect_gives_up_after_lock_timeout(file_warehouse, lock_holder, monkeypatch):
     clock = _FakeClock()
     monkeypatch.setattr(warehouse_module, "time", clock)
-    with pytest.raises(duckdb.IOException, match="lock"), warehouse.connect():
+    with pytest.raises(duckdb.IOException, match="lock"), file_warehouse.connect():
         pass
     assert len(clock.sleeps) > 1
-    assert clock.now >= warehouse.lock_timeout_s
+    assert clock.now >= file_warehouse.lock_timeout_s
 
 
-def test_connect_without_wait_raises_at_once_when_locked(warehouse, lock_holder, monkeypatch):
+def test_connect_without_wait_raises_at_once_when_locked(file_warehouse, lock_holder, monkeypatch):
     clock = _FakeClock()
     monkeypatch.setattr(warehouse_module, "time", clock)
-    with pytest.raises(duckdb.IOException, match="lock"), warehouse.connect(wait=False):
+    with pytest.raises(duckdb.IOException, match="lock"), file_warehouse.connect(wait=False):
         pass
     assert clock.sleeps == []

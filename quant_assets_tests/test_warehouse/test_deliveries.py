@@ -43,11 +43,6 @@ def bars(source: str, closes: dict[str, float], ticker: str = "AAPL", **extra) -
     return frame.assign(**extra)
 
 
-@pytest.fixture
-def warehouse(tmp_path) -> Warehouse:
-    return Warehouse(path=str(tmp_path / "warehouse.duckdb"))
-
-
 def deliver(warehouse: Warehouse, rows: pd.DataFrame, source: str, **kwargs):
     with warehouse.transaction() as con:
         return apply_delivery(con, rows, source=source, **{"full_delivery": False, **kwargs})
