@@ -6,6 +6,7 @@ from dagster import Definitions
 
 from quant_assets.assets.backtest import backtest_checks, backtest_report, backtests
 from quant_assets.assets.factors import factor_checks, factor_values
+from quant_assets.assets.hpo import hpo
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
@@ -34,6 +35,7 @@ ASSETS = [
     prices,
     factor_values,
     trained_models,
+    hpo,
     predictions,
     target_weights,
     backtests,

@@ -16,6 +16,7 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
         "prices",
         "factor_values",
         "trained_models",
+        "hpo",
         "predictions",
         "target_weights",
         "backtests",

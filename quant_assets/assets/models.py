@@ -27,7 +27,7 @@ from dagster import (
 from pydantic import Field
 
 from quant_assets.assets.factors import factor_values
-from quant_assets.models import FORECASTERS, NETWORK_KINDS, TrainConfig
+from quant_assets.models import FORECAST_KINDS, FORECASTERS, NETWORK_KINDS, TrainConfig
 from quant_assets.models.baselines import RULES
 from quant_assets.models.features import DEEP_MOMENTUM_FACTORS as _DEEP_MOMENTUM_FACTORS
 from quant_assets.models.walk_forward import plan_windows, training_panel
@@ -40,6 +40,7 @@ from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.walk_forward import ModelPlan, TrainingOutcome, train_and_track
 from quant_assets.warehouse.ducklake import current_snapshot_id
 from quant_assets.warehouse.models import (
+    load_best_params,
     load_closes,
     load_features,
     load_prediction_inputs,
@@ -73,7 +74,8 @@ class TrainedModelsConfig(Config):
     )
     forecasters: list[str] = Field(
         default=list(FORECASTERS),
-        description=f"scikit-learn forecasters to fit, any of {list(FORECASTERS)}; empty: none.",
+        description=f"Forecasters to fit, any of {list(FORECAST_KINDS)} (LightGBM and XGBoost on "
+        "the compute resource's GPU where it has one); empty: none.",
     )
     rules: list[str] = Field(
         default=list(RULES), description=f"Rule baselines to score, any of {list(RULES)}."
@@ -152,12 +154,54 @@ class TrainedModelsConfig(Config):
         le=2**31 - 1,
         description="Base random seed; window i trains with a seed derived from it and i.",
     )
+    ensemble_size: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Fitted models (networks and forecasters) averaged into the 'ensemble' of "
+        "each window, the best on its validation block; 0: no ensemble.",
+    )
+    importance: bool = Field(
+        default=True,
+        description="Permutation importance on each window's test block for every fitted "
+        "model (and mean |SHAP| for tree models), logged to MLflow and stored for the report.",
+    )
+    importance_repeats: int = Field(
+        default=1, ge=1, le=100, description="Shuffles per factor of the permutation importance."
+    )
+    shap_rows: int = Field(
+        default=2000,
+        ge=10,
+        le=1_000_000,
+        description="At most this many (date, ticker) rows explained by SHAP per tree model.",
+    )
+    use_tuned_params: bool = Field(
+        default=True,
+        description="Train a kind with the newest best parameters the hpo asset stored for it "
+        "(logged as tuned_* params); false, or none stored: the defaults.",
+    )
 
 
 def _train_config(config: TrainedModelsConfig, compute: ComputeResource) -> TrainConfig:
     fields = TrainConfig.__dataclass_fields__
     overrides = {k: v for k, v in config.model_dump().items() if k in fields}
     return compute.train_config(TrainConfig(), **overrides)
+
+
+def _plan(config: TrainedModelsConfig, compute: ComputeResource, tuned: dict) -> ModelPlan:
+    train_config = _train_config(config, compute)
+    kinds = {*config.networks, *config.forecasters}
+    return ModelPlan(
+        config.networks,
+        config.forecasters,
+        config.rules,
+        train_config,
+        ensemble_size=config.ensemble_size,
+        importance_repeats=config.importance_repeats if config.importance else 0,
+        shap_rows=config.shap_rows,
+        tuned_params={kind: params for kind, params in tuned.items() if kind in kinds},
+        device="cuda" if train_config.device.startswith("cuda") else "cpu",
+    )
 
 
 def _windows(config: TrainedModelsConfig, dates):
@@ -188,6 +232,7 @@ def _record(
             config=config.model_dump(),
             versions=outcome.versions,
             snapshot_id=snapshot_id,
+            importance=outcome.importance,
         )
 
 
@@ -255,11 +300,10 @@ def trained_models(
         snapshot_id = current_snapshot_id(con)
         closes = load_closes(con)
         features = load_features(con, list(closes.columns), factors=config.factors)
+        tuned = load_best_params(con) if config.use_tuned_params else {}
     panel = training_panel(features, closes, config.factors)
     splits = _windows(config, panel.dates)
-    plan = ModelPlan(
-        config.networks, config.forecasters, config.rules, _train_config(config, compute)
-    )
+    plan = _plan(config, compute, tuned)
     provenance = RunProvenance.from_context(context)
     with mlflow.dagster_run(provenance.tags()) as parent:
         outcome = train_and_track(
@@ -279,6 +323,8 @@ def trained_models(
             "training_id": context.run_id,
             **_training_metadata(outcome, splits, panel, parent),
             "device": MetadataValue.json(compute.describe()),
+            "tuned_params": MetadataValue.json(dict(plan.tuned_params)),
+            "importance_rows": len(outcome.importance),
             "mlflow_tracking_uri": str(mlflow.tracker().tracking_uri),
             "seconds": round(time.perf_counter() - started, 1),
         }

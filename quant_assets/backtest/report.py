@@ -63,7 +63,12 @@ SECTIONS = {
     "lineage": "Lineage",
 }
 """HTML ``id`` and heading of every section, in report order (a ``notes`` section follows
-when notes are given)."""
+when notes are given; an ``importance`` section, :data:`IMPORTANCE_SECTION`, before
+``lineage`` when factor importance is given)."""
+
+IMPORTANCE_SECTION = ("importance", "What drives each model")
+# Factors shown per model and method in the importance section.
+TOP_FACTORS = 5
 
 MONTE_CARLO_COLUMNS = ("strategy", "metric", "point", "lower", "upper", "level")
 
@@ -115,6 +120,11 @@ class ReportInputs:
         Dagster run id), shown as a two-column table in insertion order.
     notes : list of str
         Free-text remarks shown at the end.
+    importance : pandas.DataFrame, optional
+        Factor importance averaged over the walk-forward windows, one row per ``model``,
+        ``method`` (``"permutation"``: drop in test Sharpe when the factor is shuffled;
+        ``"shap"``: mean |SHAP|) and ``factor``, with ``importance`` and ``windows``
+        (``load_model_importance``); shown as :data:`IMPORTANCE_SECTION`.
     """
 
     title: str
@@ -125,6 +135,7 @@ class ReportInputs:
     monte_carlo: pd.DataFrame
     lineage: Mapping[str, str]
     notes: Sequence[str] = field(default_factory=list)
+    importance: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.equity.index, pd.DatetimeIndex) or self.equity.empty:
@@ -240,6 +251,9 @@ def _page(inputs: ReportInputs, equity_png: bytes, *, rolling_window: int) -> st
         "lineage": _lineage(inputs.lineage),
     }
     sections = [(key, SECTIONS[key], body) for key, body in bodies.items()]
+    if inputs.importance is not None and len(inputs.importance):
+        key, title = IMPORTANCE_SECTION
+        sections.insert(len(sections) - 1, (key, title, _importance(inputs.importance)))
     if inputs.notes:
         items = "".join(f"<li>{_esc(note)}</li>" for note in inputs.notes)
         sections.append(("notes", "Notes", f"<ul>{items}</ul>"))
@@ -339,6 +353,30 @@ def _monte_carlo(intervals: pd.DataFrame) -> str:
         for row in intervals[list(MONTE_CARLO_COLUMNS)].itertuples(index=False)
     ]
     return _table(["Strategy", "Metric", "Point", "Lower", "Upper", "Level"], rows)
+
+
+def _importance(importance: pd.DataFrame) -> str:
+    intro = (
+        '<p class="meta">Top factors per model, averaged over the walk-forward windows, on each '
+        "window's test block. Permutation: drop in Sharpe when the factor is shuffled through "
+        "time within each ticker (negative: noise helped). SHAP: mean |SHAP| of the forecast "
+        "(tree models).</p>"
+    )
+    ranked = importance.sort_values(
+        ["model", "method", "importance", "factor"], ascending=[True, True, False, True]
+    )
+    rows = [
+        [
+            model,
+            method,
+            int(group["windows"].max()) if "windows" in group else "",
+            ", ".join(
+                f"{r.factor} ({r.importance:.3g})" for r in group.head(TOP_FACTORS).itertuples()
+            ),
+        ]
+        for (model, method), group in ranked.groupby(["model", "method"], sort=True)
+    ]
+    return intro + _table(["Model", "Method", "Windows", f"Top {TOP_FACTORS} factors"], rows)
 
 
 def _lineage(lineage: Mapping[str, str]) -> str:

@@ -9,15 +9,21 @@ to store but their params and scores. Tags and data range are those of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
 import numpy as np
+import pandas as pd
 import skops.io
 from mlflow.models import infer_signature
 from sklearn.base import BaseEstimator
 
-from quant_assets.models.baselines import ForecastBaselineResult
+from quant_assets.models.baselines import BOOSTED_FORECASTERS, ForecastBaselineResult
+from quant_assets.models.ensemble import EnsembleResult
 from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
 from quant_assets.tracking.provenance import RunProvenance
@@ -36,6 +42,17 @@ def forecast_input_example(panel: Panel, split: Split, rows: int = 5) -> np.ndar
     t, n = np.nonzero(panel.mask[split.train])
     t = split.train[t[:rows]]
     return panel.features[t, :, n[:rows]].astype(np.float64)
+
+
+# Packages a registered forecaster needs to load (skops saves and reloads LightGBM/XGBoost too).
+FORECASTER_REQUIREMENTS = ("scikit-learn", "numpy", "mlflow", "skops")
+# The ensemble's version: its members (family, model, registered name and version) and weights.
+ENSEMBLE_ARTIFACT = "ensemble.json"
+
+
+def estimator_requirements(kind: str) -> tuple[str, ...]:
+    """The pip packages of a registered forecaster of ``kind`` (its boosting library added)."""
+    return FORECASTER_REQUIREMENTS + ((kind,) if kind in BOOSTED_FORECASTERS else ())
 
 
 def log_baseline(
@@ -105,7 +122,7 @@ def log_baseline(
             input_example=input_example,
             # We fitted these estimators ourselves: trust the types skops flags (tree arrays).
             skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(estimator)),
-            pip_requirements=package_requirements("scikit-learn", "numpy", "mlflow", "skops"),
+            pip_requirements=package_requirements(*estimator_requirements(kind)),
             await_registration_for=0,
         )
         version_tags = {"kind": kind, "window": window, "run_id": run_id, **provenance.tags()}
@@ -143,3 +160,93 @@ def log_forecast_baseline(
         estimator=result.estimator,
         **kwargs,
     )
+
+
+def log_ensemble(
+    tracker: MlflowTracker,
+    result: EnsembleResult,
+    members: Mapping[str, Mapping[str, object]],
+    panel: Panel,
+    split: Split,
+    **kwargs,
+) -> LoggedModel:
+    """Log an ensemble of one window: its members and weights are its version.
+
+    ``members[name]`` holds the member's ``family``, ``registered_name`` and ``version`` (its
+    ``model_versions`` row of the same window). Params: ``method``, ``members`` and one
+    ``weight_<member>`` each, and the same as :data:`ENSEMBLE_ARTIFACT` (JSON), which
+    :func:`ensemble_positions` reads back; metrics: ``val_sharpe``, ``test_sharpe`` and every
+    member's ``val_sharpe_<member>`` (the validation Sharpe it was chosen on). Not registered:
+    there is no estimator, only the recipe. ``kwargs`` go to :func:`log_baseline`.
+    """
+    spec = ensemble_spec(result, members)
+    metrics = {
+        "val_sharpe": result.val_sharpe,
+        "test_sharpe": result.test_sharpe if np.isfinite(result.test_sharpe) else None,
+        **{f"val_sharpe_{m}": v for m, v in result.member_val_sharpes.items()},
+    }
+    params = {
+        "method": result.method,
+        "members": ",".join(result.members),
+        **{f"weight_{m}": w for m, w in result.weights.items()},
+    }
+    logged = log_baseline(
+        tracker, kind="ensemble", metrics=metrics, params=params, panel=panel, split=split, **kwargs
+    )
+    tracker.client.log_text(logged.run_id, json.dumps(spec, sort_keys=True), ENSEMBLE_ARTIFACT)
+    return logged
+
+
+def ensemble_spec(
+    result: EnsembleResult, members: Mapping[str, Mapping[str, object]]
+) -> dict[str, object]:
+    """What :data:`ENSEMBLE_ARTIFACT` holds: method and, per chosen member, its version and weight."""
+    return {
+        "method": result.method,
+        "members": [
+            {
+                "model": name,
+                "family": str(members[name]["family"]),
+                "registered_name": members[name]["registered_name"],
+                "version": members[name]["version"],
+                "weight": float(result.weights[name]),
+            }
+            for name in result.members
+        ],
+    }
+
+
+def load_ensemble_spec(tracker: MlflowTracker, run_id: str) -> dict[str, object]:
+    """The :data:`ENSEMBLE_ARTIFACT` of an ensemble's run."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = tracker.client.download_artifacts(run_id, ENSEMBLE_ARTIFACT, folder)
+        return json.loads(Path(path).read_text())
+
+
+def ensemble_positions(
+    tracker: MlflowTracker,
+    run_id: str,
+    member_positions: Callable[[object], pd.DataFrame],
+) -> pd.DataFrame:
+    """An ensemble version's positions: the weighted average of its members' positions.
+
+    ``member_positions(member)`` returns the positions of one member (an object with
+    ``model``, ``family``, ``registered_name``, ``version``) on the dates wanted. Where a member
+    has no position in a cell the others' weights are renormalised (as in
+    :func:`~quant_assets.models.ensemble.combine_positions`).
+    """
+    spec = load_ensemble_spec(tracker, run_id)
+    frames = []
+    for member in spec["members"]:
+        got = member_positions(SimpleNamespace(**member))
+        frames.append(got[["date", "ticker", "position"]].assign(weight=member["weight"]))
+    if not frames:
+        return pd.DataFrame(columns=["date", "ticker", "position"])
+    stacked = pd.concat(frames, ignore_index=True)
+    stacked = stacked[np.isfinite(stacked["position"].astype(float))]
+    stacked["weighted"] = stacked["position"] * stacked["weight"]
+    sums = stacked.groupby(["date", "ticker"], as_index=False, observed=True)[
+        ["weighted", "weight"]
+    ].sum()
+    sums = sums[sums["weight"] > 0]
+    return sums.assign(position=sums["weighted"] / sums["weight"])[["date", "ticker", "position"]]

@@ -35,6 +35,14 @@ def _positions_of(row, panel, closes, dates, in_window, tracker, device, rules) 
             rules[row.model] = RULES[row.model](closes, in_window)
         got = rules[row.model]
         return got[got["date"].isin(dates)]
+    if row.family == "ensemble":
+        from quant_assets.tracking.baselines import ensemble_positions
+
+        return ensemble_positions(
+            tracker,
+            row.mlflow_run_id,
+            lambda m: _positions_of(m, panel, closes, dates, in_window, tracker, device, rules),
+        )
     model = load_registered_model(tracker, row.registered_name, int(row.version), device=device)
     if row.family == "network":
         return predict_positions(model, panel, dates)

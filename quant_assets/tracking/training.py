@@ -341,3 +341,22 @@ def log_training(
     ) as run:
         run.log_history(result.history)
         return run.log_result(result, input_example=input_example)
+
+
+IMPORTANCE_ARTIFACT = "importance.csv"
+
+
+def log_importance(tracker: MlflowTracker, run_id: str, importance: pd.DataFrame) -> None:
+    """Log a model x window's factor importance to its (finished) run.
+
+    ``importance``: ``factor, importance, method`` rows (``method`` ``"permutation"`` or
+    ``"shap"``); the table goes to :data:`IMPORTANCE_ARTIFACT` and each value to a metric
+    ``importance_<method>_<factor>``.
+    """
+    if importance.empty:
+        return
+    tracker.client.log_text(run_id, importance.to_csv(index=False), IMPORTANCE_ARTIFACT)
+    tracker.log_metrics(
+        run_id,
+        {f"importance_{r.method}_{r.factor}": float(r.importance) for r in importance.itertuples()},
+    )

@@ -4,29 +4,48 @@ The body of the ``trained_models`` asset as plain Python (no Dagster): for each 
 window, every network is trained with that window's seed (:func:`~quant_assets.models.
 walk_forward.window_seed`), every forecaster is fitted and every rule is scored, each logged as
 one MLflow run (nested under ``parent_run_id`` when given) with a registered version for the
-fitted ones. The result holds the ``model_versions`` rows and the stitched out-of-sample Sharpe
-of every model.
+fitted ones. With ``ensemble_size`` set, the best fitted members of each window on its validation
+block (never its test block) are averaged into an ``ensemble`` (:func:`~quant_assets.models.
+ensemble.build_ensemble`), logged with its members and weights as its version. With
+``importance_repeats`` set, every fitted model's permutation importance on the test block (and
+mean |SHAP| for tree models) is logged to its run. The result holds the ``model_versions`` rows,
+the stitched out-of-sample Sharpe of every model and the factor importance.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
-from quant_assets.models.baselines import FORECASTERS, RULES, forecast_baseline
+from quant_assets.models.baselines import (
+    BOOSTED_FORECASTERS,
+    FORECAST_KINDS,
+    RULES,
+    _default_estimator,
+    forecast_baseline,
+    forecast_positions,
+)
+from quant_assets.models.boosted import boosted_estimator
+from quant_assets.models.ensemble import build_ensemble
 from quant_assets.models.evaluation import positions_sharpe
+from quant_assets.models.importance import permutation_importance, shap_importance
 from quant_assets.models.networks import NETWORK_KINDS
+from quant_assets.models.prediction import predict_positions
 from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
 from quant_assets.models.training import TrainConfig, train_model
 from quant_assets.models.walk_forward import window_config
-from quant_assets.tracking.baselines import log_baseline, log_forecast_baseline
+from quant_assets.tracking.baselines import log_baseline, log_ensemble, log_forecast_baseline
 from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.registry import LoggedModel
 from quant_assets.tracking.store import MlflowTracker
-from quant_assets.tracking.training import log_training
+from quant_assets.tracking.training import log_importance, log_training
 
 # What each model x window records beside model_versions' own columns.
 CONVERGENCE_COLUMNS = (
@@ -37,6 +56,10 @@ CONVERGENCE_COLUMNS = (
     "initial_val_loss",
     "best_val_loss",
 )
+IMPORTANCE_COLUMNS = ["model", "window", "factor", "importance", "method"]
+# Forecasters shap.TreeExplainer explains (ridge is linear: permutation importance only).
+TREE_FORECASTERS = ("random_forest", "hist_gradient_boosting", *BOOSTED_FORECASTERS)
+ENSEMBLE = "ensemble"
 
 
 @dataclass(frozen=True)
@@ -44,18 +67,29 @@ class ModelPlan:
     """Which models to train and how: network, forecaster and rule kinds, and the network config.
 
     ``train_config.seed`` is the base seed; window ``i`` trains with ``window_seed(seed, i)``.
+    ``ensemble_size``: members of the per-window ensemble (0: none); ``importance_repeats``:
+    shuffles per factor of the permutation importance (0: none), ``shap_rows`` the rows SHAP
+    explains per tree model; ``tuned_params[kind]``: parameters (e.g. an Optuna study's best)
+    that replace a kind's defaults (networks: ``TrainConfig`` fields; forecasters: estimator
+    parameters, fitted as they are, without the default grid); ``device``: ``"cpu"`` or
+    ``"cuda"`` for the boosted forecasters.
     """
 
     networks: Sequence[str] = ()
     forecasters: Sequence[str] = ()
     rules: Sequence[str] = ()
     train_config: TrainConfig = field(default_factory=TrainConfig)
+    ensemble_size: int = 0
+    importance_repeats: int = 0
+    shap_rows: int = 2000
+    tuned_params: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    device: str = "cpu"
 
     def check(self) -> None:
         """Raise ValueError naming every unknown kind."""
         unknown = (
             set(self.networks) - set(NETWORK_KINDS)
-            | set(self.forecasters) - set(FORECASTERS)
+            | set(self.forecasters) - set(FORECAST_KINDS)
             | set(self.rules) - set(RULES)
         )
         if unknown:
@@ -69,6 +103,9 @@ class TrainingOutcome:
 
     versions: pd.DataFrame
     summary: pd.DataFrame
+    importance: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+    )
 
 
 @dataclass(frozen=True)
@@ -79,6 +116,15 @@ class _Tracking:
     parent_run_id: str | None
 
 
+def _version_label(model: str, family: str, logged: LoggedModel | None) -> str:
+    """``<registered name>/<version>``; an ensemble ``ensemble:<run id>``; a rule ``rule:<kind>``."""
+    if logged is not None and logged.version is not None:
+        return f"{logged.registered_name}/{logged.version}"
+    if family == ENSEMBLE and logged is not None:
+        return f"{ENSEMBLE}:{logged.run_id}"
+    return f"rule:{model}"
+
+
 def _version_row(
     panel: Panel, split: Split, model: str, family: str, logged: LoggedModel | None, last: bool
 ) -> dict:
@@ -87,9 +133,7 @@ def _version_row(
     return {
         "model": model,
         "family": family,
-        "model_version": (
-            f"{logged.registered_name}/{logged.version}" if registered else f"rule:{model}"
-        ),
+        "model_version": _version_label(model, family, logged),
         "registered_name": logged.registered_name if logged is not None else None,
         "version": str(logged.version) if registered else None,
         "mlflow_run_id": logged.run_id if logged is not None else None,
@@ -104,7 +148,8 @@ def _version_row(
 def _train_networks(panel, split, label, plan, config, tracking, log) -> list[tuple[dict, object]]:
     out = []
     for kind in plan.networks:
-        result = train_model(kind, panel, split, config)
+        tuned = dict(plan.tuned_params.get(kind, {}))
+        result = train_model(kind, panel, split, dataclasses.replace(config, **tuned))
         logged = log_training(
             tracking.tracker,
             result,
@@ -113,8 +158,10 @@ def _train_networks(panel, split, label, plan, config, tracking, log) -> list[tu
             provenance=tracking.provenance,
             compute=tracking.compute,
             parent_run_id=tracking.parent_run_id,
-            tags={"seed": config.seed},
+            tags={"seed": config.seed, "tuned": bool(tuned)},
         )
+        if tuned:
+            tracking.tracker.log_params(logged.run_id, {f"tuned_{k}": v for k, v in tuned.items()})
         record = {
             "family": "network",
             "model": kind,
@@ -127,6 +174,8 @@ def _train_networks(panel, split, label, plan, config, tracking, log) -> list[tu
             "converged": result.stopped_early,
             "initial_val_loss": result.initial_val_loss,
             "best_val_loss": result.best_val_loss,
+            "positions_fn": functools.partial(predict_positions, result.model),
+            "estimator": None,
         }
         log(
             f"{kind} window {label}: {result.epochs_run} epochs (best {result.best_epoch}, "
@@ -141,13 +190,16 @@ def _train_networks(panel, split, label, plan, config, tracking, log) -> list[tu
 def _fit_forecasters(panel, split, label, plan, config, tracking) -> list[tuple[dict, object]]:
     out = []
     for kind in plan.forecasters:
+        tuned = dict(plan.tuned_params.get(kind, {}))
         result = forecast_baseline(
             kind,
             panel,
             split,
+            **_tuned_estimator(kind, tuned, config.seed, plan.device),
             target_vol=config.target_vol,
             cost_bps=config.cost_bps,
             seed=config.seed,
+            device=plan.device,
         )
         logged = log_forecast_baseline(
             tracking.tracker,
@@ -157,8 +209,10 @@ def _fit_forecasters(panel, split, label, plan, config, tracking) -> list[tuple[
             window=label,
             provenance=tracking.provenance,
             parent_run_id=tracking.parent_run_id,
-            tags={"seed": config.seed},
+            tags={"seed": config.seed, "tuned": bool(tuned)},
         )
+        if tuned:
+            tracking.tracker.log_params(logged.run_id, {f"tuned_{k}": v for k, v in tuned.items()})
         record = {
             "family": "forecaster",
             "model": kind,
@@ -166,9 +220,100 @@ def _fit_forecasters(panel, split, label, plan, config, tracking) -> list[tuple[
             "seed": config.seed,
             "val_sharpe": result.val_sharpe,
             "test_sharpe": result.test_sharpe,
+            "positions_fn": functools.partial(forecast_positions, result.estimator),
+            "estimator": result.estimator if kind in TREE_FORECASTERS else None,
         }
         out.append((record, result.positions))
     return out
+
+
+def _tuned_estimator(kind: str, tuned: dict, seed: int, device: str) -> dict:
+    """``forecast_baseline`` arguments fitting ``tuned`` parameters as they are (no grid)."""
+    if not tuned:
+        return {}
+    if kind in BOOSTED_FORECASTERS:
+        estimator = boosted_estimator(kind, tuned, seed=seed, device=device)
+    else:
+        estimator = clone(_default_estimator(kind, seed)[0]).set_params(**tuned)
+    return {"estimator": estimator, "param_grid": {}}
+
+
+def _importance(panel, split, record, plan, config) -> pd.DataFrame:
+    """Permutation importance on the test block (and mean |SHAP| for trees) of one fitted model."""
+    scoring = {"target_vol": config.target_vol, "cost_bps": config.cost_bps}
+    perm = permutation_importance(
+        panel,
+        record["positions_fn"],
+        split.test,
+        n_repeats=plan.importance_repeats,
+        seed=config.seed,
+        **scoring,
+    )
+    tables = [perm[["factor", "importance"]].assign(method="permutation")]
+    if record["estimator"] is not None:
+        shap = shap_importance(
+            record["estimator"], panel, split.test, max_rows=plan.shap_rows, seed=config.seed
+        )
+        tables.append(
+            shap.rename(columns={"mean_abs_shap": "importance"})[["factor", "importance"]].assign(
+                method="shap"
+            )
+        )
+    return pd.concat(tables, ignore_index=True)
+
+
+def _window_importance(panel, split, fitted, plan, config, tracking) -> list[pd.DataFrame]:
+    if plan.importance_repeats < 1 or not len(split.test):
+        return []
+    out = []
+    for record, logged in fitted:
+        table = _importance(panel, split, record, plan, config)
+        log_importance(tracking.tracker, logged.run_id, table)
+        out.append(table.assign(model=record["model"]))
+    return out
+
+
+def _ensemble(panel, split, label, fitted, plan, config, tracking):
+    """The window's ensemble of its fitted models, chosen on validation; [] when not asked."""
+    if plan.ensemble_size < 1 or len(fitted) < 2:
+        return []
+    dates = panel.dates[np.concatenate([split.validation, split.test])]
+    members = {record["model"]: record["positions_fn"](panel, dates) for record, _ in fitted}
+    result = build_ensemble(
+        panel,
+        split,
+        members,
+        k=plan.ensemble_size,
+        method="average",
+        target_vol=config.target_vol,
+        cost_bps=config.cost_bps,
+    )
+    versions = {
+        record["model"]: {
+            "family": record["family"],
+            "registered_name": logged.registered_name,
+            "version": None if logged.version is None else str(logged.version),
+        }
+        for record, logged in fitted
+    }
+    logged = log_ensemble(
+        tracking.tracker,
+        result,
+        versions,
+        panel,
+        split,
+        window=label,
+        provenance=tracking.provenance,
+        parent_run_id=tracking.parent_run_id,
+    )
+    record = {
+        "family": ENSEMBLE,
+        "model": ENSEMBLE,
+        "logged": logged,
+        "val_sharpe": result.val_sharpe,
+        "test_sharpe": result.test_sharpe,
+    }
+    return [(record, result.positions)]
 
 
 def _score_rules(panel, split, label, rule_positions, config, tracking):
@@ -240,24 +385,40 @@ def train_and_track(
     plan.check()
     tracking = _Tracking(tracker, provenance or RunProvenance(), compute or {}, parent_run_id)
     rule_positions = {name: RULES[name](closes) for name in plan.rules}
-    rows, oos = [], {}
+    rows, oos, importance = [], {}, []
     for w, split in enumerate(splits):
         config = window_config(plan.train_config, w)
         label = str(panel.dates[split.test[0]].year)
+        fitted = _train_networks(
+            panel, split, label, plan, config, tracking, log
+        ) + _fit_forecasters(panel, split, label, plan, config, tracking)
+        pairs = [(record, record["logged"]) for record, _ in fitted]
+        importance += [
+            table.assign(window=w)
+            for table in _window_importance(panel, split, pairs, plan, config, tracking)
+        ]
         done = (
-            _train_networks(panel, split, label, plan, config, tracking, log)
-            + _fit_forecasters(panel, split, label, plan, config, tracking)
+            fitted
+            + _ensemble(panel, split, label, pairs, plan, config, tracking)
             + _score_rules(panel, split, label, rule_positions, config, tracking)
         )
         for record, positions in done:
             logged = record.pop("logged")
+            record.pop("positions_fn", None)
+            record.pop("estimator", None)
             row = _version_row(
                 panel, split, record["model"], record["family"], logged, w == len(splits) - 1
             )
             rows.append({**row, **record, "window": w})
             oos.setdefault(record["model"], []).append(positions)
     return TrainingOutcome(
-        versions=pd.DataFrame(rows), summary=_summary(panel, oos, plan.train_config)
+        versions=pd.DataFrame(rows),
+        summary=_summary(panel, oos, plan.train_config),
+        importance=(
+            pd.concat(importance, ignore_index=True)[IMPORTANCE_COLUMNS]
+            if importance
+            else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
+        ),
     )
 
 

@@ -82,9 +82,14 @@ def record_training(
     config: dict,
     versions: pd.DataFrame,
     snapshot_id: int | None = None,
+    importance: pd.DataFrame | None = None,
 ) -> None:
-    """Write (or rewrite) one training and its model versions; ``snapshot_id`` is the DuckLake
-    snapshot its data was read from (None on the DuckDB backend)."""
+    """Write (or rewrite) one training, its model versions and their factor importance.
+
+    ``snapshot_id`` is the DuckLake snapshot its data was read from (None on the DuckDB
+    backend); ``importance``: ``model, window, factor, importance, method`` rows
+    (``model_importance``); non-finite values (e.g. a block too short to score) are left out.
+    """
     con.execute("DELETE FROM model_versions WHERE training_id = ?", [training_id])
     con.execute("DELETE FROM trainings WHERE training_id = ?", [training_id])
     con.execute(
@@ -103,6 +108,16 @@ def record_training(
             snapshot_id,
         ],
     )
+    con.execute("DELETE FROM model_importance WHERE training_id = ?", [training_id])
+    if importance is not None and len(importance):
+        con.register("incoming_importance", importance.assign(training_id=training_id))
+        try:
+            con.execute(
+                'INSERT INTO model_importance SELECT training_id, model, "window", factor, '
+                "importance, method FROM incoming_importance WHERE isfinite(importance)"
+            )
+        finally:
+            con.unregister("incoming_importance")
     con.register("incoming_versions", versions.assign(training_id=training_id))
     try:
         con.execute(
@@ -112,6 +127,47 @@ def record_training(
         )
     finally:
         con.unregister("incoming_versions")
+
+
+def load_model_importance(
+    con: duckdb.DuckDBPyConnection, training_id: str | None = None
+) -> pd.DataFrame:
+    """Mean importance per model, factor and method over the windows of a training (default:
+    the newest), with ``windows`` counted; sorted by model, method and importance descending."""
+    return con.execute(
+        "WITH chosen AS (SELECT coalesce($training_id, (SELECT training_id FROM trainings "
+        "ORDER BY created_at DESC LIMIT 1)) AS training_id) "
+        "SELECT model, method, factor, avg(importance) AS importance, "
+        'count(DISTINCT "window") AS windows FROM model_importance '
+        "WHERE training_id = (SELECT training_id FROM chosen) "
+        "GROUP BY model, method, factor ORDER BY model, method, importance DESC, factor",
+        {"training_id": training_id},
+    ).df()
+
+
+def record_best_params(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    study: str,
+    kind: str,
+    params: dict,
+    value: float,
+    n_trials: int,
+) -> None:
+    """Append a study's best parameters for ``kind`` (``hpo_best_params``)."""
+    con.execute(
+        "INSERT INTO hpo_best_params VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [study, kind, json.dumps(params, sort_keys=True), float(value), int(n_trials)],
+    )
+
+
+def load_best_params(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """The newest stored best parameters of every tuned kind (kind to params)."""
+    rows = con.execute(
+        "SELECT kind, params_json FROM hpo_best_params "
+        "QUALIFY row_number() OVER (PARTITION BY kind ORDER BY created_at DESC) = 1"
+    ).fetchall()
+    return {kind: json.loads(params) for kind, params in rows}
 
 
 def latest_training(con: duckdb.DuckDBPyConnection) -> dict | None:

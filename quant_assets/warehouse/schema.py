@@ -243,6 +243,28 @@ DDL: tuple[str, ...] = (
         PRIMARY KEY (model, ticker, date)
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS model_importance (
+        training_id VARCHAR NOT NULL,
+        model       VARCHAR NOT NULL,
+        "window"    INTEGER NOT NULL,
+        factor      VARCHAR NOT NULL,
+        importance  DOUBLE  NOT NULL,
+        method      VARCHAR NOT NULL CHECK (method IN ('permutation', 'shap')),
+        PRIMARY KEY (training_id, model, "window", factor, method)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS hpo_best_params (
+        study       VARCHAR   NOT NULL,
+        kind        VARCHAR   NOT NULL,
+        params_json VARCHAR   NOT NULL,
+        value       DOUBLE    NOT NULL,
+        n_trials    INTEGER   NOT NULL,
+        created_at  TIMESTAMP NOT NULL,
+        PRIMARY KEY (study, kind, created_at)
+    )
+    """,
 )
 
 

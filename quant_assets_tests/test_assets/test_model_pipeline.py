@@ -75,9 +75,9 @@ def test_every_model_and_window_is_tracked_and_registered(pipeline):
     versions = project.query('SELECT * FROM model_versions ORDER BY model, "window"')
     # windows 2016, 2017 and 2018 for 3 networks, 1 forecaster and 3 rules
     assert versions.groupby("model")["window"].nunique().to_dict() == {
-        m: 3 for m in ("lstm", "long_only", "macd", "mlp", "ridge", "tft", "tsmom")
+        m: 3 for m in ("ensemble", "lstm", "long_only", "macd", "mlp", "ridge", "tft", "tsmom")
     }
-    fitted = versions[versions["family"] != "rule"]
+    fitted = versions[~versions["family"].isin(["rule", "ensemble"])]
     assert fitted["registered_name"].notna().all() and fitted["version"].notna().all()
     assert (
         versions.loc[versions["family"] == "rule", "model_version"].str.startswith("rule:")
@@ -108,6 +108,25 @@ def test_every_model_and_window_is_tracked_and_registered(pipeline):
     assert meta["training_id"] == train_run.run_id
     assert meta["windows"] == 3
     assert set(meta["mlflow_run_ids"].values()) == set(versions["mlflow_run_id"])
+
+
+def test_the_ensemble_and_the_factor_importance_are_stored(pipeline):
+    project, _ = pipeline
+    versions = project.query("SELECT * FROM model_versions")
+    ensemble = versions[versions["model"] == "ensemble"]
+    assert (ensemble["family"] == "ensemble").all()
+    assert ensemble["model_version"].str.startswith("ensemble:").all()
+    importance = project.query("SELECT * FROM model_importance")
+    fitted = {"lstm", "mlp", "ridge", "tft"}
+    assert set(importance.loc[importance["method"] == "permutation", "model"]) == fitted
+    per_window = importance.groupby(["model", "window", "method"]).size()
+    assert per_window.eq(per_window.iloc[0]).all() and per_window.iloc[0] > 1
+    assert set(importance["training_id"]) == set(versions["training_id"])
+    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+        from quant_assets.warehouse.models import load_model_importance
+
+        mean = load_model_importance(con)
+    assert set(mean["model"]) == fitted and (mean["windows"] == 3).all()
 
 
 def test_predictions_are_out_of_sample_and_keyed_by_version(pipeline):

@@ -108,3 +108,100 @@ def test_served_dates_by_hand():
 def test_unknown_kinds_are_named():
     with pytest.raises(ValueError, match="cnn"):
         ModelPlan(networks=["cnn"]).check()
+
+
+BOOSTED_PLAN = ModelPlan(
+    networks=["mlp"],
+    forecasters=["ridge", "xgboost"],
+    train_config=dataclasses.replace(SMALL, max_epochs=2, patience=1),
+    ensemble_size=2,
+    importance_repeats=1,
+    shap_rows=200,
+)
+
+
+@pytest.fixture(scope="module")
+def ensembled(tmp_path_factory, mlflow_template, panel, real_closes):
+    from quant_assets_tests.test_tracking.conftest import copy_store
+
+    tracker = copy_store(tmp_path_factory.mktemp("ensembled"), mlflow_template)
+    splits = walk_forward_splits(
+        panel.dates,
+        first_test_start=pd.Timestamp("2017-01-01"),
+        retrain_every="YS",
+        window="expanding",
+        validation_length=126,
+        embargo=10,
+    )
+    with tracker.start_run("parent") as parent:
+        outcome = train_and_track(
+            panel, real_closes, splits, BOOSTED_PLAN, tracker, parent_run_id=parent
+        )
+    return tracker, parent, splits, outcome
+
+
+def test_the_ensemble_is_chosen_on_validation_and_served_as_its_members_average(
+    ensembled, panel, real_closes
+):
+    tracker, parent, splits, outcome = ensembled
+    versions = outcome.versions
+    ensemble = versions[versions["model"] == "ensemble"]
+    assert list(ensemble["window"]) == list(range(len(splits)))
+    assert (ensemble["family"] == "ensemble").all()
+    assert ensemble["model_version"].str.startswith("ensemble:").all()
+    for row in ensemble.itertuples():
+        run = tracker.client.get_run(row.mlflow_run_id)
+        assert run.data.tags["mlflow.parentRunId"] == parent
+        members = run.data.params["members"].split(",")
+        assert len(members) == 2 and set(members) <= {"mlp", "ridge", "xgboost"}
+        # chosen on validation: the members are the two best validation Sharpes of the window
+        window = versions[(versions["window"] == row.window) & (versions["family"] != "rule")]
+        best = window[window["model"] != "ensemble"].nlargest(2, "val_sharpe")["model"]
+        assert set(members) == set(best)
+    dates = panel.dates[splits[-1].test]
+    positions = predict_with_versions(
+        versions.assign(test_start=lambda v: pd.to_datetime(v["test_start"])),
+        panel,
+        real_closes,
+        dates,
+        tracker,
+        training_id="t1",
+    )
+    last = ensemble.iloc[-1]
+    members = tracker.client.get_run(last.mlflow_run_id).data.params["members"].split(",")
+    wide = positions.pivot_table(index=["date", "ticker"], columns="model", values="position")
+    both = wide[members + ["ensemble"]].dropna()
+    assert len(both) > 0
+    pd.testing.assert_series_equal(both["ensemble"], both[members].mean(axis=1), check_names=False)
+
+
+def test_importance_is_logged_per_fitted_model_and_window(ensembled, panel):
+    tracker, _, splits, outcome = ensembled
+    importance = outcome.importance
+    fitted = {"mlp", "ridge", "xgboost"}
+    perm = importance[importance["method"] == "permutation"]
+    assert set(perm["model"]) == fitted
+    assert perm.groupby(["model", "window"]).size().eq(len(panel.factors)).all()
+    shap = importance[importance["method"] == "shap"]
+    assert set(shap["model"]) == {"xgboost"}  # ridge and the network: permutation only
+    assert (shap["importance"] >= 0).all() and shap["importance"].gt(0).any()
+    row = outcome.versions.query("model == 'xgboost' and window == 0").iloc[0]
+    metrics = tracker.client.get_run(row.mlflow_run_id).data.metrics
+    factor = panel.factors[0]
+    assert f"importance_shap_{factor}" in metrics
+    assert f"importance_permutation_{factor}" in metrics
+    artifacts = [a.path for a in tracker.client.list_artifacts(row.mlflow_run_id)]
+    assert "importance.csv" in artifacts
+
+
+def test_a_boosted_version_records_its_library(ensembled):
+    tracker, _, _, outcome = ensembled
+    row = outcome.versions.query("model == 'xgboost'").iloc[0]
+    import mlflow
+
+    with tracker.activate():
+        requirements = mlflow.artifacts.download_artifacts(
+            f"models:/{row.registered_name}/{row.version}/requirements.txt"
+        )
+    with open(requirements) as handle:
+        assert any(line.startswith("xgboost==") for line in handle)
