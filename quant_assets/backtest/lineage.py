@@ -37,6 +37,7 @@ class BacktestRecord:
     training: dict  # trainings row: data_start, data_end, tickers, ...
     raw_files: int  # files recorded in raw_files
     benchmark: pd.Series  # benchmark closes, empty if absent
+    importance: pd.DataFrame | None = None  # model, method, factor, importance, windows
 
     @property
     def training_id(self) -> str:
@@ -71,6 +72,7 @@ def report_inputs(record: BacktestRecord, report_run_id: str) -> ReportInputs:
         monte_carlo=monte[["strategy", "metric", "point", "lower", "upper", "level"]],
         lineage=report_lineage(record, report_run_id),
         notes=list(REPORT_NOTES),
+        importance=record.importance,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from quant_assets.backtest.lineage import BacktestRecord
-from quant_assets.warehouse.models import load_benchmark
+from quant_assets.warehouse.models import load_benchmark, load_model_importance
 
 
 def load_backtest_record(con: duckdb.DuckDBPyConnection, backtest_id: str) -> BacktestRecord:
@@ -41,6 +41,7 @@ def load_backtest_record(con: duckdb.DuckDBPyConnection, backtest_id: str) -> Ba
         training=_one_row(con, "SELECT * FROM trainings WHERE training_id = ?", training_id),
         raw_files=int(con.execute("SELECT count(*) FROM raw_files").fetchone()[0]),
         benchmark=load_benchmark(con),
+        importance=load_model_importance(con, training_id),
     )
 
 

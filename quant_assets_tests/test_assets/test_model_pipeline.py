@@ -201,6 +201,10 @@ def test_report_is_written_linked_and_attached_to_mlflow(pipeline):
     text = html.read_text()
     for strategy in project.query("SELECT DISTINCT strategy FROM weights")["strategy"]:
         assert strategy in text
+    # which factors drive each fitted model, from the training's stored importance
+    assert "What drives each model" in text
+    for model in project.query("SELECT DISTINCT model FROM model_importance")["model"]:
+        assert model in text.split('id="importance"')[1]
     assert meta["training_id"] == runs["train"].run_id
     lineage = meta["lineage"]
     versions = project.query("SELECT * FROM model_versions WHERE family <> 'rule'")
