@@ -14,6 +14,12 @@ from dagster import DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
 from quant_assets.settings import HISTORY_START_ENV, read_setting
 
 EXCHANGE_TIMEZONE = "America/New_York"
+# The evening update (weekdays 18:30 New York, after the close) and the deadlines that the
+# freshness policies hold it to: prices two hours later (room for a catch-up run), the report
+# by 21:00 (the whole chain after prices).
+DAILY_UPDATE_CRON = "30 18 * * 1-5"
+PRICES_DEADLINE_CRON = "30 20 * * 1-5"
+REPORT_DEADLINE_CRON = "0 21 * * 1-5"
 # Read once: Dagster needs one fixed partitions definition per code location load.
 HISTORY_START = read_setting(HISTORY_START_ENV).isoformat()
 

@@ -32,7 +32,7 @@ from quant_assets.assets.portfolio import target_weights
 from quant_assets.backtest.lineage import report_inputs
 from quant_assets.backtest.report import ReportFiles, metrics_markdown, render_report
 from quant_assets.backtest.strategies import BacktestSettings, backtest_strategies
-from quant_assets.partitions import EXCHANGE_TIMEZONE
+from quant_assets.partitions import EXCHANGE_TIMEZONE, REPORT_DEADLINE_CRON
 from quant_assets.paths import data_dir
 from quant_assets.resources.mlflow import MLflowResource
 from quant_assets.resources.warehouse import Warehouse
@@ -46,10 +46,12 @@ from quant_assets.warehouse.ducklake import current_snapshot_id
 from quant_assets.warehouse.models import latest_training, load_benchmark, load_closes
 from quant_assets.warehouse.reports import load_backtest_record
 
-# The daily schedule starts at 18:30 New York on weekdays and rebuilds the report with the
-# day's bars: a report not rebuilt since 18:00 by 21:00 is stale (FAIL in the UI).
+# The daily schedule (DAILY_UPDATE_CRON) rebuilds the report with the day's bars: a report not
+# rebuilt in the 3 hours before REPORT_DEADLINE_CRON is stale (FAIL in the UI).
 REPORT_FRESHNESS = FreshnessPolicy.cron(
-    deadline_cron="0 21 * * 1-5", lower_bound_delta=timedelta(hours=3), timezone=EXCHANGE_TIMEZONE
+    deadline_cron=REPORT_DEADLINE_CRON,
+    lower_bound_delta=timedelta(hours=3),
+    timezone=EXCHANGE_TIMEZONE,
 )
 
 

@@ -44,6 +44,7 @@ from quant_assets.ingest.batches import (
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.partitions import (
     EXCHANGE_TIMEZONE,
+    PRICES_DEADLINE_CRON,
     ticker_partitions,
     trading_day_partitions,
     trading_day_window,
@@ -75,10 +76,6 @@ MAX_FILES_PER_RUN = 10_000
 # rate limits (with the bulk endpoint, one request per day whatever the number of tickers).
 MAX_TICKERS_PER_RUN = 5_000
 
-# The evening update (weekdays 18:30 New York, after the close) and the deadline by which
-# ``prices`` must have been refreshed: two hours later, leaving room for a catch-up run.
-DAILY_UPDATE_CRON = "30 18 * * 1-5"
-PRICES_DEADLINE_CRON = "30 20 * * 1-5"
 # Fresh = materialized in the 24 hours before the latest deadline: the one trading day since.
 prices_freshness = FreshnessPolicy.cron(
     deadline_cron=PRICES_DEADLINE_CRON,

@@ -35,7 +35,6 @@ from dagster import (
 from quant_assets.assets.backtest import backtest_report, backtests
 from quant_assets.assets.factors import factor_values
 from quant_assets.assets.ingest import (
-    DAILY_UPDATE_CRON,
     FIRST_AFFECTED_DATE,
     fmp_daily_bars,
     price_files,
@@ -43,16 +42,16 @@ from quant_assets.assets.ingest import (
 )
 from quant_assets.assets.models import predictions
 from quant_assets.assets.portfolio import target_weights
-from quant_assets.automation.settings import days_from_env
 from quant_assets.partitions import (
+    DAILY_UPDATE_CRON,
     EXCHANGE_TIMEZONE,
     RANGE_END,
     RANGE_START,
     trading_day_partitions,
 )
 from quant_assets.resources.fmp import FMPClient
+from quant_assets.settings import CATCH_UP_DAYS_ENV, read_setting
 
-CATCH_UP_DAYS_ENV = "QUANT_ASSETS_CATCH_UP_DAYS"
 # Materializations that report the first day whose stored price they changed.
 PRICE_WRITERS = (price_files, fmp_daily_bars, prices)
 # What a correction of past prices makes stale: everything downstream of prices.
@@ -175,7 +174,7 @@ def catch_up_start(first_missed: dt.date, day: dt.date, max_days: int) -> dt.dat
 
 def catch_up_days() -> int:
     """How many trading days an evening run may reach back (``$QUANT_ASSETS_CATCH_UP_DAYS``)."""
-    return days_from_env(CATCH_UP_DAYS_ENV, 10, minimum=0)
+    return read_setting(CATCH_UP_DAYS_ENV)
 
 
 def first_missed_day(instance: DagsterInstance, day: dt.date) -> dt.date:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from dagster import AssetKey
 from dagster._utils.schedules import get_latest_completed_cron_tick
 
-from quant_assets.assets.ingest import DAILY_UPDATE_CRON, PRICES_DEADLINE_CRON, prices
+from quant_assets.assets.ingest import prices
 from quant_assets.automation.retrain import retrain_reasons, retrain_run_key
 from quant_assets.automation.schedules import (
     catch_up_start,
@@ -17,7 +17,13 @@ from quant_assets.automation.schedules import (
     day_after_newest_before,
 )
 from quant_assets.automation.sensors import ChangedFile, file_run_requests, new_partition_keys
-from quant_assets.partitions import EXCHANGE_TIMEZONE, RANGE_END, RANGE_START
+from quant_assets.partitions import (
+    DAILY_UPDATE_CRON,
+    EXCHANGE_TIMEZONE,
+    PRICES_DEADLINE_CRON,
+    RANGE_END,
+    RANGE_START,
+)
 from quant_assets.warehouse.training_data import DataSinceTraining
 
 D = dt.date
