@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -43,7 +44,8 @@ from quant_assets.partitions import (
     trading_day_partitions,
 )
 from quant_assets.resources.fmp import FMPClient
-from quant_assets.warehouse.status import instrument_tickers
+from quant_assets.warehouse.models import latest_training, model_versions
+from quant_assets.warehouse.status import instrument_tickers, price_span
 
 MODEL_GROUPS = ("networks", "forecasters", "rules")
 
@@ -197,7 +199,14 @@ def ingest_stages(clock: StageClock, instance, resources: dict[str, Any], option
 
 
 def model_stages(clock: StageClock, instance, resources: dict[str, Any], options: RunOptions):
-    """Factors, models, predictions, weights, backtests and the report; the report's path."""
+    """Factors, models, predictions, weights, backtests and the report; the report's path.
+
+    Without ``--end`` the date-partitioned assets stop at the newest price, and without
+    ``--start`` predictions and weights start at the first test day of the training: the days
+    before it have no out-of-sample prediction and the days after the newest price no features,
+    so those partitions would be empty. Dagster records two events per partition of a run
+    (planned, materialized), which cost more than the computation on a 30-year history.
+    """
     from quant_assets.definitions import (
         backtests,
         factor_values,
@@ -206,19 +215,48 @@ def model_stages(clock: StageClock, instance, resources: dict[str, Any], options
         trained_models,
     )
 
-    days = trading_days(options.start, options.end)
+    warehouse = resources["warehouse"]
+    end = options.end or newest_price_day(warehouse, options.start)
+    days = trading_days(options.start, end)
     ops = models_config(trained_models, options.models, options.trained_models_config)
-    for asset, tags, config in [
-        (factor_values, days, None),
-        (trained_models, {}, ops),
-        (predictions, days, None),
-        (target_weights, days, None),
-        (backtests, {}, None),
-    ]:
+    for asset, tags, config in [(factor_values, days, None), (trained_models, {}, ops)]:
         with clock.stage(asset.key.to_user_string()):
             run_or_raise(instance, resources, [asset], tags, config)
+    predicted = trading_days(options.start or first_test_day(warehouse, end), end)
+    for asset, tags in [(predictions, predicted), (target_weights, predicted), (backtests, {})]:
+        with clock.stage(asset.key.to_user_string()):
+            run_or_raise(instance, resources, [asset], tags)
     with clock.stage("backtest_report"):
         return build_report(instance, resources)
+
+
+def newest_price_day(warehouse, start: str | None = None) -> str | None:
+    """The newest day of ``prices`` (ISO); None (every partition) when there is none, or it is
+    after the last partition or before ``start``."""
+    with warehouse.connect(read_only=True) as con:
+        newest = price_span(con).last_date
+    days = trading_day_partitions.get_partition_keys()
+    if newest is None or newest.isoformat() >= days[-1] or newest.isoformat() < (start or ""):
+        return None
+    return max(newest.isoformat(), days[0])
+
+
+def first_test_day(warehouse, end: str | None) -> str | None:
+    """The first day of the newest training's first test block, None when there is none.
+
+    Earlier days get no prediction (they were seen in training); None also when that day is
+    after ``end`` or outside the partitions, so the caller's range is used unchanged.
+    """
+    with warehouse.connect(read_only=True) as con:
+        training = latest_training(con)
+        versions = None if training is None else model_versions(con, training["training_id"])
+    if versions is None or versions.empty:
+        return None
+    first = pd.Timestamp(versions["test_start"].min()).date().isoformat()
+    days = trading_day_partitions.get_partition_keys()
+    if not days[0] <= first <= (end or days[-1]):
+        return None
+    return first
 
 
 def run_pipeline(
