@@ -9,6 +9,7 @@ from quant_assets.assets.factors import factor_checks, factor_values
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
+from quant_assets.assets.rl import rl_agents
 from quant_assets.assets.validation import engine_parity
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.retrain import retrain_job, retrain_sensor
@@ -34,6 +35,7 @@ ASSETS = [
     prices,
     factor_values,
     trained_models,
+    rl_agents,
     predictions,
     target_weights,
     backtests,
