@@ -103,6 +103,32 @@ def _inputs(warehouse: Warehouse):
     return training, training_panel(features, closes, factors), closes, opens
 
 
+def _recorded_config(training: dict) -> TrainedModelsConfig:
+    """The newest training's config as ``trained_models`` recorded it (its windows and costs)."""
+    recorded = json.loads(training["config"])
+    return TrainedModelsConfig(
+        **{k: v for k, v in recorded.items() if k in TrainedModelsConfig.model_fields}
+    )
+
+
+def _metadata(training, splits, result, logged, versions, parent, hyperparams) -> dict:
+    shown = ["window", "model_version", "test_start", "test_end", "test_sharpe"]
+    return {
+        "training_id": training["training_id"],
+        "windows": len(splits),
+        "agents": len(result.runs),
+        "tuned_params": MetadataValue.json(hyperparams or {}),
+        "mlflow_parent_run_id": str(parent),
+        "mlflow_run_ids": MetadataValue.json(
+            {
+                f"{r.split_index}/{r.seed}": m.run_id
+                for r, m in zip(result.runs, logged, strict=True)
+            }
+        ),
+        "model_versions": MetadataValue.md(versions[shown].to_markdown(index=False)),
+    }
+
+
 @asset(
     deps=[factor_values, trained_models],
     group_name="models",
@@ -119,10 +145,7 @@ def rl_agents(
     training's ``model_versions`` as model ``ppo``."""
     started = time.perf_counter()
     training, panel, closes, opens = _inputs(warehouse)
-    recorded = json.loads(training["config"])
-    models_config = TrainedModelsConfig(
-        **{k: v for k, v in recorded.items() if k in TrainedModelsConfig.model_fields}
-    )
+    models_config = _recorded_config(training)
     splits = trained_models_windows(models_config, panel.dates)
     provenance = RunProvenance.from_context(context)
     tracker, logged = mlflow.tracker(), []
@@ -154,21 +177,7 @@ def rl_agents(
     versions = ppo_version_rows(result.runs, logged, panel, cost_bps=models_config.cost_bps)
     with warehouse.transaction() as con:
         replace_model_versions(con, training["training_id"], PPO_MODEL, versions)
-    shown = ["window", "model_version", "test_start", "test_end", "test_sharpe"]
+    metadata = _metadata(training, splits, result, logged, versions, parent, hyperparams)
     return MaterializeResult(
-        metadata={
-            "training_id": training["training_id"],
-            "windows": len(splits),
-            "agents": len(result.runs),
-            "tuned_params": MetadataValue.json(hyperparams or {}),
-            "mlflow_parent_run_id": str(parent),
-            "mlflow_run_ids": MetadataValue.json(
-                {
-                    f"{r.split_index}/{r.seed}": m.run_id
-                    for r, m in zip(result.runs, logged, strict=True)
-                }
-            ),
-            "model_versions": MetadataValue.md(versions[shown].to_markdown(index=False)),
-            "seconds": round(time.perf_counter() - started, 1),
-        }
+        metadata={**metadata, "seconds": round(time.perf_counter() - started, 1)}
     )
