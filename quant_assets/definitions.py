@@ -10,6 +10,7 @@ from quant_assets.assets.hpo import hpo
 from quant_assets.assets.ingest import fmp_daily_bars, price_files, prices
 from quant_assets.assets.models import predictions, trained_models
 from quant_assets.assets.portfolio import target_weights
+from quant_assets.assets.rl import rl_agents
 from quant_assets.assets.validation import engine_parity
 from quant_assets.automation.checks import price_checks
 from quant_assets.automation.retrain import retrain_job, retrain_sensor
@@ -36,6 +37,7 @@ ASSETS = [
     factor_values,
     trained_models,
     hpo,
+    rl_agents,
     predictions,
     target_weights,
     backtests,

@@ -17,6 +17,7 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
         "factor_values",
         "trained_models",
         "hpo",
+        "rl_agents",
         "predictions",
         "target_weights",
         "backtests",
@@ -26,6 +27,14 @@ def test_definitions_load_with_every_asset_check_job_schedule_and_sensor():
     assert {s.name for s in defs.schedules} == {"daily_update_schedule"}
     assert {s.name for s in defs.sensors} == {"raw_files_sensor", "retrain_sensor"}
     assert {j.name for j in defs.jobs} >= {"ingest_price_files", "daily_update", "retrain_models"}
+    # PPO trains in the retraining run, after trained_models, and never in the daily job
+    retrain = {
+        k.to_user_string()
+        for k in defs.resolve_job_def("retrain_models").asset_layer.executable_asset_keys
+    }
+    assert retrain == {"trained_models", "rl_agents"}
+    daily = defs.resolve_job_def("daily_update").asset_layer.executable_asset_keys
+    assert "rl_agents" not in {k.to_user_string() for k in daily}
     checks = {k.name for c in defs.asset_checks for k in c.check_keys}
     assert checks == {
         "large_daily_moves",

@@ -1,5 +1,8 @@
 """The retrain sensor: a new training when enough new data has landed since the last one.
 
+A retraining materializes ``trained_models`` and then ``rl_agents`` (the PPO agents trained on
+its windows and joined to its model versions), in one run.
+
 "Enough" is a ticker that the last training did not see, or ``QUANT_ASSETS_RETRAIN_DAYS``
 (default 21) trading days of prices after its data end. The sensor never requests a training
 while one is queued or running, and a run key per data state makes a request at most once.
@@ -22,6 +25,7 @@ from dagster import (
 )
 
 from quant_assets.assets.models import trained_models
+from quant_assets.assets.rl import rl_agents
 from quant_assets.automation.settings import days_from_env
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.resources.warehouse import Warehouse
@@ -38,8 +42,9 @@ IN_FLIGHT = [
 
 retrain_job = define_asset_job(
     "retrain_models",
-    selection=[trained_models],
-    description="Walk-forward training of every model kind, tracked in MLflow.",
+    selection=[trained_models, rl_agents],
+    description="Walk-forward training of every model kind, then the PPO agents on the same "
+    "windows, tracked in MLflow.",
 )
 
 

@@ -35,6 +35,7 @@ from quant_assets.rl.tuning import (
     best_hyperparams,
     default_storage_url,
     sample_ppo_params,
+    stored_best_params,
     tune_ppo,
 )
 from quant_assets.rl.walk_forward import PPORun, PPOWalkForwardResult, train_walk_forward_ppo
@@ -61,6 +62,7 @@ __all__ = [
     "ppo_hyperparams",
     "ppo_positions",
     "sample_ppo_params",
+    "stored_best_params",
     "target_weights",
     "train_ppo",
     "train_walk_forward_ppo",

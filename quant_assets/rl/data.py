@@ -74,6 +74,8 @@ class TradingData:
     costs : TradingCosts
     feature_clip : float
         Bound on the standardised factors.
+    scaler : PanelStandardScaler
+        The fitted scaler of ``features`` (kept with a trained agent to rebuild its inputs).
     """
 
     dates: pd.DatetimeIndex
@@ -88,6 +90,7 @@ class TradingData:
     adv: np.ndarray
     costs: TradingCosts
     feature_clip: float
+    scaler: PanelStandardScaler | None = None
 
     @property
     def n_factors(self) -> int:
@@ -107,7 +110,8 @@ def trading_data(
     panel: Panel,
     closes: pd.DataFrame,
     *,
-    fit_positions: np.ndarray,
+    fit_positions: np.ndarray | None = None,
+    scaler: PanelStandardScaler | None = None,
     opens: pd.DataFrame | None = None,
     volumes: pd.DataFrame | None = None,
     costs: TradingCosts | None = None,
@@ -125,6 +129,9 @@ def trading_data(
     fit_positions : ndarray of int
         Date positions whose values fit the feature scaler: the training block only, so no
         validation or test value leaks into the observations.
+    scaler : PanelStandardScaler, optional
+        An already fitted scaler (a trained agent's), instead of ``fit_positions``; its clip
+        is the feature clip.
     opens : DataFrame, optional
         Wide opens on the same basis as ``closes``. Without opens (close-only data), orders fill
         at the next bar's close instead: pass ``opens=closes`` to the engine to replay them.
@@ -135,12 +142,19 @@ def trading_data(
     feature_clip : float
         Bound on standardised factor values.
     """
+    if (fit_positions is None) == (scaler is None):
+        raise ValueError("pass exactly one of fit_positions and scaler")
     costs = costs or TradingCosts()
     wide_closes = _on_axes(closes, panel, "closes")
     wide_opens = wide_closes if opens is None else _on_axes(opens, panel, "opens")
-    scaler = PanelStandardScaler(clip=feature_clip).fit(
-        panel.features, panel.feature_mask, np.asarray(fit_positions)
-    )
+    if scaler is None:
+        scaler = PanelStandardScaler(clip=feature_clip).fit(
+            panel.features, panel.feature_mask, np.asarray(fit_positions)
+        )
+    elif len(scaler.mean_) != len(panel.factors):
+        raise ValueError(
+            f"the scaler has {len(scaler.mean_)} factors, the panel {len(panel.factors)}"
+        )
     scaled = scaler.transform(panel.features)  # (T, F, N)
     close_values = _prices(wide_closes, "closes")
     sigma, adv = _impact_inputs(costs, wide_closes, panel, volumes)
@@ -156,7 +170,8 @@ def trading_data(
         sigma=sigma,
         adv=adv,
         costs=costs,
-        feature_clip=float(feature_clip),
+        feature_clip=float(scaler.clip),
+        scaler=scaler,
     )
 
 

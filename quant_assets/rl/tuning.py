@@ -177,3 +177,20 @@ def best_hyperparams(params: Mapping[str, Any]) -> dict[str, Any]:
     if width is not None:
         result["net_arch"] = (width, width)
     return result
+
+
+def stored_best_params(storage: str, study_name: str = "ppo") -> dict[str, Any] | None:
+    """The best completed trial's PPO hyper-parameters of a stored study; None without one.
+
+    What :func:`tune_ppo` left in ``storage`` (a database URL) under ``study_name``, ready for
+    ``train_ppo`` (see :func:`best_hyperparams`); None when the study or a completed trial is
+    missing, so a training falls back to :data:`~quant_assets.rl.agent.PPO_DEFAULTS`.
+    """
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        return None
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not finished:
+        return None
+    return best_hyperparams(study.best_trial.params)

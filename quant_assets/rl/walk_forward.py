@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from quant_assets.models.scaling import PanelStandardScaler
 from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
 from quant_assets.rl.agent import TrainedAgent, ppo_positions, train_ppo
@@ -24,13 +25,15 @@ __all__ = ["PPORun", "PPOWalkForwardResult", "train_walk_forward_ppo"]
 
 @dataclass
 class PPORun:
-    """One agent: a split and a seed, with its test-block positions."""
+    """One agent: a split and a seed, with its test-block positions and the feature scaler
+    fitted on the split's training block (what rebuilds its observations later)."""
 
     split_index: int
     split: Split
     seed: int
     agent: TrainedAgent
     positions: pd.DataFrame
+    scaler: PanelStandardScaler | None = None
 
 
 @dataclass
@@ -119,7 +122,7 @@ def train_walk_forward_ppo(
                 if len(split.test)
                 else _no_positions()
             )
-            run = PPORun(index, split, seed, agent, positions)
+            run = PPORun(index, split, seed, agent, positions, data.scaler)
             split_runs.append(run)
             if on_run_end is not None:
                 on_run_end(run)

@@ -29,6 +29,16 @@ def served_dates(versions: pd.DataFrame, dates: pd.DatetimeIndex) -> list[pd.Dat
     ]
 
 
+def _ppo_positions(row, panel, closes, dates, tracker, device) -> pd.DataFrame:
+    """A registered PPO agent's positions on ``dates``: its observations rebuilt with the
+    scaler of its training block; its book starts flat on the first date (fills at closes)."""
+    from quant_assets.rl import ppo_positions, trading_data
+    from quant_assets.tracking.rl import load_ppo_agent
+
+    agent, scaler = load_ppo_agent(tracker, row.registered_name, int(row.version), device=device)
+    return ppo_positions(agent, trading_data(panel, closes, scaler=scaler), dates)
+
+
 def _positions_of(row, panel, closes, dates, in_window, tracker, device, rules) -> pd.DataFrame:
     if row.family == "rule":
         if row.model not in rules:
@@ -43,6 +53,8 @@ def _positions_of(row, panel, closes, dates, in_window, tracker, device, rules) 
             row.mlflow_run_id,
             lambda m: _positions_of(m, panel, closes, dates, in_window, tracker, device, rules),
         )
+    if row.family == "rl":
+        return _ppo_positions(row, panel, closes, dates, tracker, device)
     model = load_registered_model(tracker, row.registered_name, int(row.version), device=device)
     if row.family == "network":
         return predict_positions(model, panel, dates)
