@@ -264,12 +264,18 @@ def run_pipeline(
 ) -> RunSummary:
     """Every stage in order, each timed on ``clock``; raises :class:`RunFailed` on a failed run.
 
-    The days and model kinds are checked (:class:`BadOption`) before anything runs.
+    The days, the model kinds and the config values (their ranges and patterns, which Dagster
+    itself checks only when the step starts) are checked (:class:`BadOption`) before anything
+    runs.
     """
-    from quant_assets.definitions import trained_models
+    from quant_assets.automation.run_config import config_classes, run_config_errors
+    from quant_assets.definitions import ASSETS, trained_models
 
     trading_days(options.start, options.end)
-    models_config(trained_models, options.models, options.trained_models_config)
+    ops = models_config(trained_models, options.models, options.trained_models_config)
+    errors = run_config_errors({"ops": ops}, config_classes(ASSETS))
+    if errors:
+        raise BadOption("bad config: " + "; ".join(errors))
     chosen = ingest_stages(clock, instance, resources, options)
     if options.tickers:
         warn_wider_universe(clock.progress.console, resources, chosen)

@@ -8,11 +8,19 @@ import sys
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
+from rich.console import Console
 from typer.testing import CliRunner
 
 from quant_assets.cli import app
-from quant_assets.cli.dagster_runs import BadOption
-from quant_assets.cli.pipeline import chosen_tickers, partition_blocks
+from quant_assets.cli.dagster_runs import BadOption, resources
+from quant_assets.cli.pipeline import (
+    RunOptions,
+    StageClock,
+    chosen_tickers,
+    new_progress,
+    partition_blocks,
+    run_pipeline,
+)
 from quant_assets_tests.conftest import REPO_ROOT
 from quant_assets_tests.dagster_project import write_real_ticker_files
 
@@ -170,3 +178,12 @@ def test_run_refuses_an_unknown_model_kind_before_any_run(home):
     result = CliRunner().invoke(app, ["run", "--models", "mlp,nonsense", "--start", "2013-02-08"])
     assert result.exit_code == 2
     assert "unknown model kinds ['nonsense']" in result.output
+
+
+def test_run_refuses_a_config_value_out_of_range_before_any_run(home):
+    options = RunOptions(seed_default_data=False, trained_models_config={"max_epochs": 0})
+    with DagsterInstance.ephemeral() as instance:
+        clock = StageClock(new_progress(Console(file=None, quiet=True)))
+        with pytest.raises(BadOption, match=r"trained_models\.config\.max_epochs: "):
+            run_pipeline(instance, resources(), options, clock)
+        assert instance.get_run_records() == []
