@@ -70,7 +70,7 @@ def test_another_process_writing_the_same_store_is_seen(project_instance, tmp_pa
     keys = PARTITIONS.get_partition_keys()
     assert _backfill(project_instance, keys[:10]).success
     script = textwrap.dedent(
-        f"""
+        """
         import dagster as dg
         from quant_assets_tests.test_dagster_instance import _backfill, PARTITIONS
         with dg.DagsterInstance.get() as instance:
