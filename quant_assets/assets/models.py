@@ -37,7 +37,12 @@ from quant_assets.resources.mlflow import MLflowResource
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.tracking.predictions import predict_window, predictions_by_version
 from quant_assets.tracking.provenance import RunProvenance
-from quant_assets.tracking.walk_forward import ModelPlan, TrainingOutcome, train_and_track
+from quant_assets.tracking.walk_forward import (
+    CONVERGENCE_COLUMNS,
+    ModelPlan,
+    TrainingOutcome,
+    train_and_track,
+)
 from quant_assets.warehouse.ducklake import current_snapshot_id
 from quant_assets.warehouse.models import (
     load_best_params,
@@ -239,14 +244,7 @@ def _record(
 def _training_metadata(outcome: TrainingOutcome, splits, panel, parent: str | None) -> dict:
     versions = outcome.versions
     shown = ["model", "window", "model_version", "test_start", "val_sharpe", "test_sharpe"]
-    convergence = [
-        "seed",
-        "epochs_run",
-        "best_epoch",
-        "converged",
-        "initial_val_loss",
-        "best_val_loss",
-    ]
+    convergence = list(CONVERGENCE_COLUMNS)
     networks = versions[versions["family"] == "network"]
     return {
         "windows": len(splits),

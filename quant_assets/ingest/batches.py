@@ -24,7 +24,7 @@ from quant_assets.ingest.readers import (
     fmp_payload_to_raw,
     read_raw,
 )
-from quant_assets.ingest.validation import REJECTED_COLUMNS, validate_prices
+from quant_assets.ingest.validation import REJECTED_COLUMNS, quarantined_rows, validate_prices
 from quant_assets.resources.fmp import FMPError, FMPNotFoundError, FMPPayloadError
 from quant_assets.resources.raw_files import file_sha256
 
@@ -349,23 +349,7 @@ def _validate_screened(raw: RawPrices, issues: pd.DataFrame) -> tuple[pd.DataFra
     """:func:`validate_prices` on the rows without ``issues``; those are quarantined as such."""
     if issues.empty:
         return validate_prices(raw)
-    per_row = issues.sort_values("pos", kind="stable").groupby("pos", sort=True)
-    per_row = per_row.agg(
-        rule=("rule", lambda s: ",".join(dict.fromkeys(s))), reason=("reason", "; ".join)
-    )
-    bad = per_row.index.to_numpy(dtype=np.int64)
-    screened = pd.DataFrame(
-        {
-            "source": raw.source if raw.row_sources is None else raw.row_sources[bad],
-            "location": raw.locations(bad),
-            "ticker": raw.frame["ticker"].iloc[bad].to_numpy(dtype=object),
-            "date": raw.frame["date"].iloc[bad].to_numpy(dtype=object),
-            "rule": per_row["rule"].to_numpy(dtype=object),
-            "reason": per_row["reason"].to_numpy(dtype=object),
-            "raw_values": np.asarray(raw.raw_values(bad), dtype=object),
-        },
-        columns=REJECTED_COLUMNS,
-    )
+    bad, screened = quarantined_rows(raw, issues)
     keep = np.setdiff1d(np.arange(len(raw)), bad)
     valid, rejected = validate_prices(_rows_of(raw, keep))
     frames = [f for f in (screened, rejected) if len(f)]

@@ -344,27 +344,8 @@ def validate_prices(
     candidates = np.flatnonzero(unjudged)
     issues += _duplicate_issues(parsed, raw.locations, candidates)
 
-    if issues:
-        all_issues = pd.concat(issues, ignore_index=True).sort_values("pos", kind="stable")
-        per_row = all_issues.groupby("pos", sort=True).agg(
-            rule=("rule", lambda s: ",".join(dict.fromkeys(s))),
-            reason=("reason", "; ".join),
-        )
-    else:
-        per_row = pd.DataFrame({"rule": [], "reason": []}, index=pd.Index([], dtype=np.int64))
-    rejected_pos = per_row.index.to_numpy(dtype=np.int64)
-    rejected = pd.DataFrame(
-        {
-            "source": raw.source if raw.row_sources is None else raw.row_sources[rejected_pos],
-            "location": raw.locations(rejected_pos),
-            "ticker": raw.frame["ticker"].iloc[rejected_pos].to_numpy(dtype=object),
-            "date": raw.frame["date"].iloc[rejected_pos].to_numpy(dtype=object),
-            "rule": per_row["rule"].to_numpy(dtype=object),
-            "reason": per_row["reason"].to_numpy(dtype=object),
-            "raw_values": np.asarray(raw.raw_values(rejected_pos), dtype=object),
-        },
-        columns=REJECTED_COLUMNS,
-    )
+    all_issues = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame()
+    rejected_pos, rejected = quarantined_rows(raw, all_issues)
 
     keep = np.ones(len(parsed), dtype=bool)
     keep[rejected_pos] = False
@@ -373,3 +354,34 @@ def validate_prices(
     valid = valid.reset_index(drop=True)
     valid["source"] = sources  # in place: no copy of the whole frame
     return valid[VALID_COLUMNS] if list(valid.columns) != VALID_COLUMNS else valid, rejected
+
+
+def quarantined_rows(raw, issues: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """The rows ``issues`` name, as ``rejected_rows``: each row once, its rules and reasons joined.
+
+    ``issues`` has one row per broken rule: ``pos`` (the row's position in ``raw``), ``rule``
+    and ``reason``; a row breaking several rules is reported once, rules in the order found.
+    Returns the sorted positions and the frame of :data:`REJECTED_COLUMNS`.
+    """
+    if issues.empty:
+        per_row = pd.DataFrame({"rule": [], "reason": []}, index=pd.Index([], dtype=np.int64))
+    else:
+        per_row = (
+            issues.sort_values("pos", kind="stable")
+            .groupby("pos", sort=True)
+            .agg(rule=("rule", lambda s: ",".join(dict.fromkeys(s))), reason=("reason", "; ".join))
+        )
+    positions = per_row.index.to_numpy(dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "source": raw.source if raw.row_sources is None else raw.row_sources[positions],
+            "location": raw.locations(positions),
+            "ticker": raw.frame["ticker"].iloc[positions].to_numpy(dtype=object),
+            "date": raw.frame["date"].iloc[positions].to_numpy(dtype=object),
+            "rule": per_row["rule"].to_numpy(dtype=object),
+            "reason": per_row["reason"].to_numpy(dtype=object),
+            "raw_values": np.asarray(raw.raw_values(positions), dtype=object),
+        },
+        columns=REJECTED_COLUMNS,
+    )
+    return positions, frame

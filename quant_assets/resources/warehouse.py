@@ -80,16 +80,18 @@ class Warehouse(ConfigurableResource):
         "files; several writers at once, snapshots and time travel.",
     )
     catalog: str = Field(
-        default_factory=lambda: read_setting(DUCKLAKE_CATALOG_ENV)
-        or str(data_dir() / "warehouse.ducklake"),
+        default_factory=lambda: (
+            read_setting(DUCKLAKE_CATALOG_ENV) or str(data_dir() / "warehouse.ducklake")
+        ),
         min_length=1,
         description="DuckLake catalog: a DuckDB file (one machine) or "
         "postgres://user:password@host:5432/db (several); default <data>/warehouse.ducklake "
         "($QUANT_ASSETS_DUCKLAKE_CATALOG). ducklake backend only.",
     )
     data_path: str = Field(
-        default_factory=lambda: read_setting(DUCKLAKE_DATA_PATH_ENV)
-        or str(data_dir() / "warehouse_files"),
+        default_factory=lambda: (
+            read_setting(DUCKLAKE_DATA_PATH_ENV) or str(data_dir() / "warehouse_files")
+        ),
         min_length=1,
         description="Where DuckLake writes Parquet files: a folder or an object store URL "
         "(s3://bucket/prefix/); default <data>/warehouse_files "
@@ -150,9 +152,7 @@ class Warehouse(ConfigurableResource):
             con.close()
 
     @contextlib.contextmanager
-    def _connect_ducklake(
-        self, read_only: bool, wait: bool
-    ) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connect_ducklake(self, read_only: bool, wait: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         con = self._retry_lock(
             self.catalog, wait, lambda: open_ducklake(self.catalog, self.data_path)
         )
@@ -183,9 +183,7 @@ class Warehouse(ConfigurableResource):
                 attempt += 1
 
     def _open(self, path: Path, read_only: bool, wait: bool) -> duckdb.DuckDBPyConnection:
-        return self._retry_lock(
-            path, wait, lambda: duckdb.connect(str(path), read_only=read_only)
-        )
+        return self._retry_lock(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
 
     def _retry_lock(
         self, path: object, wait: bool, open_: Callable[[], duckdb.DuckDBPyConnection]

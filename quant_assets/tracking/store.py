@@ -131,9 +131,7 @@ class MlflowTracker:
         experiment_name: str = DEFAULT_EXPERIMENT,
         artifact_location: str | None = None,
     ) -> None:
-        self.tracking_uri = (
-            tracking_uri or read_setting(TRACKING_URI_ENV) or default_tracking_uri()
-        )
+        self.tracking_uri = tracking_uri or read_setting(TRACKING_URI_ENV) or default_tracking_uri()
         self.registry_uri = registry_uri or read_setting(REGISTRY_URI_ENV) or self.tracking_uri
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location or self._default_artifact_location()

@@ -118,15 +118,7 @@ def record_training(
             )
         finally:
             con.unregister("incoming_importance")
-    con.register("incoming_versions", versions.assign(training_id=training_id))
-    try:
-        con.execute(
-            'INSERT INTO model_versions SELECT training_id, model, family, "window", '
-            "model_version, registered_name, version, mlflow_run_id, train_start, train_end, "
-            "test_start, test_end, val_sharpe, test_sharpe FROM incoming_versions"
-        )
-    finally:
-        con.unregister("incoming_versions")
+    insert_model_versions(con, versions.assign(training_id=training_id))
 
 
 def load_model_importance(
@@ -257,3 +249,16 @@ def load_prediction_inputs(
         features=features,
         in_window=closes.index[closes.index >= pd.Timestamp(start)],
     )
+
+
+def insert_model_versions(con: duckdb.DuckDBPyConnection, versions: pd.DataFrame) -> None:
+    """Append ``versions`` (the ``model_versions`` columns, ``training_id`` included)."""
+    con.register("incoming_versions", versions)
+    try:
+        con.execute(
+            'INSERT INTO model_versions SELECT training_id, model, family, "window", '
+            "model_version, registered_name, version, mlflow_run_id, train_start, train_end, "
+            "test_start, test_end, val_sharpe, test_sharpe FROM incoming_versions"
+        )
+    finally:
+        con.unregister("incoming_versions")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.models import wide_closes
+from quant_assets.warehouse.models import insert_model_versions
 
 
 def load_opens(
@@ -43,13 +44,5 @@ def replace_model_versions(
     con.execute(
         "DELETE FROM model_versions WHERE training_id = ? AND model = ?", [training_id, model]
     )
-    con.register("incoming_versions", versions.assign(training_id=training_id, model=model))
-    try:
-        con.execute(
-            'INSERT INTO model_versions SELECT training_id, model, family, "window", '
-            "model_version, registered_name, version, mlflow_run_id, train_start, train_end, "
-            "test_start, test_end, val_sharpe, test_sharpe FROM incoming_versions"
-        )
-    finally:
-        con.unregister("incoming_versions")
+    insert_model_versions(con, versions.assign(training_id=training_id, model=model))
     return len(versions)
