@@ -69,13 +69,13 @@ def _labels(condition) -> set[str]:
 
 
 def test_factors_run_after_new_prices_but_not_twice_after_the_daily_run():
-    """The condition on stand-ins with the real partitions: prices by ticker, factors by day."""
+    """The condition on stand-ins shaped as the real graph: ``prices`` unpartitioned (the files
+    land through the ticker-partitioned ``price_files``), factors by trading day."""
     from dagster import DagsterInstance, evaluate_automation_conditions
 
     from quant_assets.assets.factors import ON_UPSTREAM_UPDATE
-    from quant_assets.partitions import ticker_partitions
 
-    @asset(name="prices", partitions_def=ticker_partitions)
+    @asset(name="prices")
     def prices_stub() -> None: ...
 
     @asset(
@@ -87,7 +87,6 @@ def test_factors_run_after_new_prices_but_not_twice_after_the_daily_run():
     def factors_stub() -> None: ...
 
     with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(ticker_partitions.name, ["AAPL", "MSFT"])
         latest = trading_day_partitions.get_last_partition_key()
 
         def tick(cursor=None):
@@ -98,7 +97,7 @@ def test_factors_run_after_new_prices_but_not_twice_after_the_daily_run():
 
         requested, cursor = tick()
         assert requested == set()  # nothing new: a fresh, empty day alone starts nothing
-        materialize([prices_stub], instance=instance, partition_key="AAPL")
+        materialize([prices_stub], instance=instance)
         requested, cursor = tick(cursor)
         assert requested == {latest}  # a file landed: the newest trading day follows
         requested, cursor = tick(cursor)
