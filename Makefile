@@ -50,6 +50,11 @@ bench: $(STAMP) ## performance figures against peers, on ../shared/data
 	$(PY) benchmarks/backtest.py
 	$(PY) benchmarks/training.py
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/event_log.py
+	$(PY) benchmarks/rl.py
+	$(PY) benchmarks/warehouse.py
+	$(PY) benchmarks/validation.py
 
 clean-data: ## remove generated data (never data/raw)
-	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow data/reports
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow data/reports \
+		data/warehouse.ducklake data/warehouse_files data/hpo

@@ -31,10 +31,12 @@ import pandera.pandas as pa
 from quant_assets.ingest.dates import parse_dates
 from quant_assets.ingest.readers import PRICE_FIELDS, RawPrices
 from quant_assets.ingest.schemas import (
+    DELIVERY_RULES,
     MAX_PRICE,
     MAX_VOLUME,
     NOT_NULLABLE_RULES,
     PRICES_TABLE_SCHEMA,
+    RULES,
     parsed_prices_schema,
 )
 
@@ -356,18 +358,26 @@ def validate_prices(
     return valid[VALID_COLUMNS] if list(valid.columns) != VALID_COLUMNS else valid, rejected
 
 
+# The order rules are listed in when a row breaks several (row rules, then delivery rules).
+RULE_ORDER: dict[str, int] = {rule: i for i, rule in enumerate([*RULES, *DELIVERY_RULES])}
+
+
 def quarantined_rows(raw, issues: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """The rows ``issues`` name, as ``rejected_rows``: each row once, its rules and reasons joined.
 
     ``issues`` has one row per broken rule: ``pos`` (the row's position in ``raw``), ``rule``
-    and ``reason``; a row breaking several rules is reported once, rules in the order found.
-    Returns the sorted positions and the frame of :data:`REJECTED_COLUMNS`.
+    and ``reason``; a row breaking several rules is reported once, its rules in the order of
+    :data:`RULES` and the reasons of one rule sorted, so that the text does not depend on the
+    order the checks ran in (a file read whole or in blocks reports the same). Returns the sorted
+    positions and the frame of :data:`REJECTED_COLUMNS`.
     """
     if issues.empty:
         per_row = pd.DataFrame({"rule": [], "reason": []}, index=pd.Index([], dtype=np.int64))
     else:
+        rank = issues["rule"].map(RULE_ORDER).fillna(len(RULE_ORDER))
         per_row = (
-            issues.sort_values("pos", kind="stable")
+            issues.assign(rank=rank)
+            .sort_values(["pos", "rank", "reason"], kind="stable")
             .groupby("pos", sort=True)
             .agg(rule=("rule", lambda s: ",".join(dict.fromkeys(s))), reason=("reason", "; ".join))
         )
