@@ -265,7 +265,12 @@ def test_webserver_shows_every_asset_check_schedule_and_sensor(webserver):
         name for asset, name in shown["checks"] if asset == "prices"
     }
     assert shown["schedules"] == {"daily_update_schedule"}
-    assert shown["sensors"] == {"raw_files_sensor", "retrain_sensor"}
+    # ours, and Dagster's own sensor that evaluates the assets' automation conditions
+    assert shown["sensors"] == {
+        "raw_files_sensor",
+        "retrain_sensor",
+        "default_automation_condition_sensor",
+    }
 
 
 def test_materialization_launched_through_the_webserver(webserver, aapl_run):
