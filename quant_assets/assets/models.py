@@ -209,7 +209,8 @@ def _plan(config: TrainedModelsConfig, compute: ComputeResource, tuned: dict) ->
     )
 
 
-def _windows(config: TrainedModelsConfig, dates):
+def trained_models_windows(config: TrainedModelsConfig, dates):
+    """The walk-forward splits ``config`` plans on ``dates`` (``rl_agents`` shares them)."""
     return plan_windows(
         dates,
         first_test=config.first_test_start,
@@ -300,7 +301,7 @@ def trained_models(
         features = load_features(con, list(closes.columns), factors=config.factors)
         tuned = load_best_params(con) if config.use_tuned_params else {}
     panel = training_panel(features, closes, config.factors)
-    splits = _windows(config, panel.dates)
+    splits = trained_models_windows(config, panel.dates)
     plan = _plan(config, compute, tuned)
     provenance = RunProvenance.from_context(context)
     with mlflow.dagster_run(provenance.tags()) as parent:

@@ -17,8 +17,11 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from quant_assets.assets.factors import factor_values
-from quant_assets.assets.models import TrainedModelsConfig, trained_models
-from quant_assets.assets.models import _windows as trained_models_windows
+from quant_assets.assets.models import (
+    TrainedModelsConfig,
+    trained_models,
+    trained_models_windows,
+)
 from quant_assets.models.walk_forward import training_panel
 from quant_assets.resources.mlflow import MLflowResource
 from quant_assets.resources.warehouse import Warehouse
