@@ -16,7 +16,11 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from quant_assets.assets.factors import factor_values
-from quant_assets.assets.models import TrainedModelsConfig, _train_config, _windows
+from quant_assets.assets.models import (
+    TrainedModelsConfig,
+    network_train_config,
+    trained_models_windows,
+)
 from quant_assets.models.baselines import FORECAST_KINDS
 from quant_assets.models.hpo import NETWORK_KINDS_TUNED, PRUNERS, sqlite_url
 from quant_assets.models.walk_forward import training_panel
@@ -86,7 +90,7 @@ def _study_plan(config: HpoConfig, compute: ComputeResource) -> StudyPlan:
     unknown = sorted(set(config.kinds) - set(TUNABLE_KINDS))
     if unknown:
         raise ValueError(f"unknown model kinds {unknown}; expected any of {TUNABLE_KINDS}")
-    train_config = _train_config(config.training, compute)
+    train_config = network_train_config(config.training, compute)
     return StudyPlan(
         study_prefix=config.study_prefix,
         storage_url=_storage(config),
@@ -121,7 +125,7 @@ def hpo(
         closes = load_closes(con)
         features = load_features(con, list(closes.columns), factors=defaults.factors)
     panel = training_panel(features, closes, defaults.factors)
-    split = _windows(defaults, panel.dates)[-1]
+    split = trained_models_windows(defaults, panel.dates)[-1]
     provenance = RunProvenance.from_context(context)
     with mlflow.dagster_run(provenance.tags()) as parent:
         best = tune_kinds(

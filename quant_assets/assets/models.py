@@ -187,14 +187,14 @@ class TrainedModelsConfig(Config):
     )
 
 
-def _train_config(config: TrainedModelsConfig, compute: ComputeResource) -> TrainConfig:
+def network_train_config(config: TrainedModelsConfig, compute: ComputeResource) -> TrainConfig:
     fields = TrainConfig.__dataclass_fields__
     overrides = {k: v for k, v in config.model_dump().items() if k in fields}
     return compute.train_config(TrainConfig(), **overrides)
 
 
 def _plan(config: TrainedModelsConfig, compute: ComputeResource, tuned: dict) -> ModelPlan:
-    train_config = _train_config(config, compute)
+    train_config = network_train_config(config, compute)
     kinds = {*config.networks, *config.forecasters}
     return ModelPlan(
         config.networks,
