@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quant_assets.backtest import run_backtest
+from quant_assets_tests.ticker_dtypes import TICKER_KINDS, tickers_as
 
 N_DATES = 120
 N_TRADED = 6
-KINDS = ["object", "string", "categorical", "categorical_shuffled", "categorical_ordered_reversed"]
+KINDS = TICKER_KINDS
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +39,11 @@ def book(sp500_bars: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFram
     return closes, weights
 
 
-def _columns(labels: list[str], kind: str, extra: list[str], rng: np.random.Generator) -> pd.Index:
-    if kind == "object":
-        return pd.Index(labels, dtype=object, name="ticker")
-    if kind == "string":
-        return pd.Index(labels, dtype="string", name="ticker")
-    categories = sorted(set(labels) | set(extra))
-    if kind == "categorical_shuffled":
-        categories = list(rng.permutation(categories))
-    ordered = kind == "categorical_ordered_reversed"
-    if ordered:
-        categories = categories[::-1]
-    return pd.CategoricalIndex(labels, categories=categories, ordered=ordered, name="ticker")
-
-
 def _relabel(frame: pd.DataFrame, kind: str, extra: list[str], seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = frame.iloc[:, rng.permutation(frame.shape[1])]
     out = frame.copy()
-    out.columns = _columns(list(frame.columns), kind, extra, rng)
+    out.columns = pd.Index(tickers_as(frame.columns, kind, extra, rng), name="ticker")
     return out
 
 

@@ -20,6 +20,7 @@ from quant_assets.factors import FACTOR_REGISTRY, compute_factors, to_wide, trim
 from quant_assets.factors.registry import CROSS_SECTIONAL
 from quant_assets.ingest import read_prices
 from quant_assets_tests.test_factors.helpers import as_sorted
+from quant_assets_tests.ticker_dtypes import TICKER_KINDS, tickers_as
 
 # A late listing (APTV, from 2017-12-05) sorts before most tickers: a filter that ends before its
 # first row leaves it as an unused category of ``read_prices``' categorical ticker column.
@@ -128,24 +129,7 @@ def test_trim_to_lookback_ignores_rows_without_a_ticker(before_late_listing: pd.
 # -- property: any dtype, order and filtering ------------------------------------------------------
 
 
-def _ticker_column(tickers: pd.Series, kind: str, extra: list[str], rng: np.random.Generator):
-    text = tickers.astype(str).to_numpy(dtype=object)
-    if kind == "object":
-        return pd.Series(text, index=tickers.index, dtype=object)
-    if kind == "string":
-        return pd.Series(text, index=tickers.index, dtype="string")
-    categories = sorted(set(text) | set(extra))
-    if kind == "categorical_shuffled":
-        categories = list(rng.permutation(categories))
-    ordered = kind == "categorical_ordered_reversed"
-    if ordered:
-        categories = categories[::-1]
-    return pd.Series(
-        pd.Categorical(text, categories=categories, ordered=ordered), index=tickers.index
-    )
-
-
-KINDS = ["object", "string", "categorical", "categorical_shuffled", "categorical_ordered_reversed"]
+KINDS = TICKER_KINDS
 
 
 @st.composite
@@ -177,7 +161,9 @@ def alone(window: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _variant(window: pd.DataFrame, kept, kind, extra, seed, shuffle) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = window[window["ticker"].isin(kept)]
-    rows = rows.assign(ticker=_ticker_column(rows["ticker"], kind, extra, rng))
+    rows = rows.assign(
+        ticker=pd.Series(tickers_as(rows["ticker"], kind, extra, rng), index=rows.index)
+    )
     if shuffle:
         rows = rows.iloc[rng.permutation(len(rows))]
     return rows

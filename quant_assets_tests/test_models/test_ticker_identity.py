@@ -21,12 +21,13 @@ from quant_assets.factors import compute_factors
 from quant_assets.ingest import read_prices
 from quant_assets.models import build_panel, forecast_positions, positions_array, wide_closes
 from quant_assets.models.evaluation import positions_frame
+from quant_assets_tests.ticker_dtypes import TICKER_KINDS, tickers_as
 
 # Full calendars in the window, except the late listing APTV (from 2017-12-05): its rows are a
 # suffix of the calendar, so its panel column alone and among the others agree on its dates.
 TICKERS = ["AAPL", "AET", "AFL", "AGN", "APTV", "ARE", "MSFT", "ZTS"]
 FACTORS = ("ret_1", "ret_5", "sma_5", "rvol_21")
-KINDS = ["object", "string", "categorical", "categorical_shuffled", "categorical_ordered_reversed"]
+KINDS = TICKER_KINDS
 EXTRA = ["AAA", "ZZZZ", "BHF"]
 
 
@@ -50,26 +51,9 @@ def features(rows: pd.DataFrame) -> pd.DataFrame:
     return compute_factors(rows, FACTORS)
 
 
-def _tickers(values: pd.Series, kind: str, extra: list[str], rng: np.random.Generator) -> pd.Series:
-    text = values.astype(str).to_numpy(dtype=object)
-    if kind == "object":
-        return pd.Series(text, index=values.index, dtype=object)
-    if kind == "string":
-        return pd.Series(text, index=values.index, dtype="string")
-    categories = sorted(set(text) | set(extra))
-    if kind == "categorical_shuffled":
-        categories = list(rng.permutation(categories))
-    ordered = kind == "categorical_ordered_reversed"
-    if ordered:
-        categories = categories[::-1]
-    return pd.Series(
-        pd.Categorical(text, categories=categories, ordered=ordered), index=values.index
-    )
-
-
 def _variant(frame: pd.DataFrame, kept, kind, extra, rng) -> pd.DataFrame:
     out = frame[frame["ticker"].isin(kept)]
-    out = out.assign(ticker=_tickers(out["ticker"], kind, extra, rng))
+    out = out.assign(ticker=pd.Series(tickers_as(out["ticker"], kind, extra, rng), index=out.index))
     return out.iloc[rng.permutation(len(out))]
 
 
@@ -125,9 +109,8 @@ def _ticker_slice(panel, ticker: str) -> dict[str, np.ndarray]:
 
 def _closes_columns(closes: pd.DataFrame, kind: str, extra: list[str], rng) -> pd.DataFrame:
     closes = closes.iloc[:, rng.permutation(closes.shape[1])]
-    labels = pd.Series(list(closes.columns))
     out = closes.copy()
-    out.columns = pd.Index(_tickers(labels, kind, extra, rng), name="ticker")
+    out.columns = pd.Index(tickers_as(closes.columns, kind, extra, rng), name="ticker")
     return out
 
 
@@ -174,7 +157,9 @@ def test_positions_land_on_their_tickers(rows, features, kind):
         np.nan,
     )
     frame = positions_frame(grid, panel, np.arange(len(panel.dates)))
-    shuffled = frame.assign(ticker=_tickers(frame["ticker"], kind, EXTRA, rng))
+    shuffled = frame.assign(
+        ticker=pd.Series(tickers_as(frame["ticker"], kind, EXTRA, rng), index=frame.index)
+    )
     shuffled = shuffled.iloc[rng.permutation(len(shuffled))]
     np.testing.assert_array_equal(positions_array(panel, shuffled), grid)
     # the slow path: one ticker at a time

@@ -23,8 +23,9 @@ from quant_assets.portfolio import (
     fixed_fractional_weights,
     kelly_weights,
 )
+from quant_assets_tests.ticker_dtypes import TICKER_KINDS, tickers_as
 
-KINDS = ["object", "string", "categorical", "categorical_shuffled", "categorical_ordered_reversed"]
+KINDS = TICKER_KINDS
 FAST_METHODS = ["vol_target", "fixed_fractional", "kelly", "risk_parity"]
 SIGNAL_DATES = 150
 N_SIGNALLED = 6
@@ -47,21 +48,8 @@ def book(sp500_closes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _relabel(frame: pd.DataFrame, kind: str, extra: list[str], seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = frame.iloc[:, rng.permutation(frame.shape[1])]
-    labels = [str(c) for c in frame.columns]
-    if kind == "object":
-        columns = pd.Index(labels, dtype=object)
-    elif kind == "string":
-        columns = pd.Index(labels, dtype="string")
-    else:
-        categories = sorted(set(labels) | set(extra))
-        if kind == "categorical_shuffled":
-            categories = list(rng.permutation(categories))
-        ordered = kind == "categorical_ordered_reversed"
-        if ordered:
-            categories = categories[::-1]
-        columns = pd.CategoricalIndex(labels, categories=categories, ordered=ordered)
     out = frame.copy()
-    out.columns = columns.rename("ticker")
+    out.columns = pd.Index(tickers_as(frame.columns, kind, extra, rng), name="ticker")
     return out
 
 
