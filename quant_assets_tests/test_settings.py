@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-from quant_assets.automation.settings import days_from_env
 from quant_assets.paths import data_dir, raw_dir
 from quant_assets.settings import (
     ENV_NAMES,
@@ -88,16 +87,6 @@ def test_a_blank_value_counts_as_unset(clean_env):
     clean_env.setenv("QUANT_ASSETS_CATCH_UP_DAYS", "")
     assert fmp_api_key() is None
     assert load_settings().catch_up_days == 10
-
-
-def test_days_from_env_keeps_its_contract_through_the_settings(clean_env):
-    assert days_from_env("QUANT_ASSETS_CATCH_UP_DAYS", 10, minimum=0) == 10
-    clean_env.setenv("QUANT_ASSETS_CATCH_UP_DAYS", "3")
-    assert days_from_env("QUANT_ASSETS_CATCH_UP_DAYS", 10, minimum=0) == 3
-    with pytest.raises(ValueError, match="QUANT_ASSETS_CATCH_UP_DAYS must be at least 5, got 3"):
-        days_from_env("QUANT_ASSETS_CATCH_UP_DAYS", 10, minimum=5)
-    with pytest.raises(ValueError, match="differs from the setting's 21"):
-        days_from_env("QUANT_ASSETS_RETRAIN_DAYS", 30, minimum=1)
 
 
 def test_preserved_environment_puts_back_set_and_unset_values(clean_env):

@@ -26,12 +26,11 @@ from dagster import (
 
 from quant_assets.assets.models import trained_models
 from quant_assets.assets.rl import rl_agents
-from quant_assets.automation.settings import days_from_env
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.resources.warehouse import Warehouse
+from quant_assets.settings import RETRAIN_DAYS_ENV, read_setting
 from quant_assets.warehouse.training_data import DataSinceTraining, data_since_training
 
-RETRAIN_DAYS_ENV = "QUANT_ASSETS_RETRAIN_DAYS"
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -49,7 +48,7 @@ retrain_job = define_asset_job(
 
 
 def retrain_days() -> int:
-    return days_from_env(RETRAIN_DAYS_ENV, 21, minimum=1)
+    return read_setting(RETRAIN_DAYS_ENV)
 
 
 def training_in_flight(instance) -> bool:
