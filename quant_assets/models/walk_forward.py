@@ -91,6 +91,77 @@ def window_config(config: TrainConfig, window: int) -> TrainConfig:
     return dataclasses.replace(config, seed=window_seed(config.seed, window))
 
 
+# Each model x window is trained from this many seeds and the position is their average.
+DEFAULT_SEEDS = 5
+
+
+def seed_configs(config: TrainConfig, n_seeds: int = DEFAULT_SEEDS) -> list[TrainConfig]:
+    """``n_seeds`` copies of ``config``, the first with its own seed, the others derived from it.
+
+    Seed ``s`` > 0 is ``window_seed(config.seed, s)`` (unrelated streams, reproducible), so a
+    one-seed run is exactly the run of ``config`` and adding seeds never changes the earlier ones.
+    """
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    return [config] + [
+        dataclasses.replace(config, seed=window_seed(config.seed, s)) for s in range(1, n_seeds)
+    ]
+
+
+def average_positions(positions: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The mean position per ``date, ticker`` over several long position frames (seeds).
+
+    A cell held by only some frames is averaged over those that hold it.
+    """
+    stacked = pd.concat(positions, ignore_index=True)
+    if stacked.empty:
+        return stacked[["date", "ticker", "position"]]
+    return stacked.groupby(["date", "ticker"], as_index=False, sort=True)["position"].mean()
+
+
+@dataclass
+class SeedEnsembleResult:
+    """The runs of one network x split from several seeds and their averaged positions.
+
+    ``sharpe`` scores ``positions`` (the average) on the test block, with costs;
+    ``seed_sharpes`` each seed's own test Sharpe, for the spread over seeds.
+    """
+
+    results: list[TrainResult]
+    positions: pd.DataFrame
+    sharpe: float
+
+    @property
+    def seed_sharpes(self) -> list[float]:
+        return [r.test_sharpe for r in self.results]
+
+
+def train_seeds(
+    kind: str,
+    panel: Panel,
+    split: Split,
+    config: TrainConfig | None = None,
+    n_seeds: int = DEFAULT_SEEDS,
+    *,
+    on_seed_end: Callable[[TrainResult], None] | None = None,
+) -> SeedEnsembleResult:
+    """Train ``kind`` on ``split`` from ``n_seeds`` seeds (:func:`seed_configs`); average them."""
+    config = config or TrainConfig()
+    results = []
+    for seed_config in seed_configs(config, n_seeds):
+        result = train_model(kind, panel, split, seed_config)
+        results.append(result)
+        if on_seed_end is not None:
+            on_seed_end(result)
+    positions = average_positions([r.positions for r in results])
+    sharpe = (
+        positions_sharpe(panel, positions, target_vol=config.target_vol, cost_bps=config.cost_bps)
+        if len(positions)
+        else float("nan")
+    )
+    return SeedEnsembleResult(results=results, positions=positions, sharpe=sharpe)
+
+
 @dataclass
 class WalkForwardResult:
     """Per-split results and the stitched out-of-sample positions and Sharpe."""
