@@ -30,7 +30,7 @@ from quant_assets.assets.factors import factor_values
 from quant_assets.models import FORECAST_KINDS, FORECASTERS, NETWORK_KINDS, TrainConfig
 from quant_assets.models.baselines import RULES
 from quant_assets.models.features import DEEP_MOMENTUM_FACTORS as _DEEP_MOMENTUM_FACTORS
-from quant_assets.models.walk_forward import plan_windows, training_panel
+from quant_assets.models.walk_forward import DEFAULT_SEEDS, plan_windows, training_panel
 from quant_assets.partitions import trading_day_partitions, trading_day_window
 from quant_assets.resources.compute import ComputeResource
 from quant_assets.resources.mlflow import MLflowResource
@@ -108,7 +108,11 @@ class TrainedModelsConfig(Config):
         description=f"Rolling training block, {TRADING_DAYS}; 0: all history.",
     )
     validation_length: int = Field(
-        default=252, ge=21, le=2520, description=f"Validation block, {TRADING_DAYS}."
+        default=504,
+        ge=21,
+        le=2520,
+        description=f"Validation block that early stopping watches, {TRADING_DAYS} (research "
+        "default two years; purged from training by the embargo).",
     )
     embargo: int = Field(
         default=63,
@@ -120,7 +124,10 @@ class TrainedModelsConfig(Config):
         default=21, ge=1, le=504, description=f"Network context window, {TRADING_DAYS}."
     )
     stride: int = Field(
-        default=20, ge=1, le=504, description=f"Step between training windows, {TRADING_DAYS}."
+        default=5,
+        ge=1,
+        le=504,
+        description=f"Step between training windows, {TRADING_DAYS} (research default 1-5).",
     )
     eval_stride: int = Field(
         default=10,
@@ -133,7 +140,7 @@ class TrainedModelsConfig(Config):
         default=100, ge=1, le=10_000, description="Upper bound on training epochs (passes)."
     )
     patience: int = Field(
-        default=5,
+        default=10,
         ge=1,
         le=1000,
         description="Early stopping: epochs without a better validation Sharpe before stopping.",
@@ -158,6 +165,13 @@ class TrainedModelsConfig(Config):
         ge=0,
         le=2**31 - 1,
         description="Base random seed; window i trains with a seed derived from it and i.",
+    )
+    seeds: int = Field(
+        default=DEFAULT_SEEDS,
+        ge=1,
+        le=100,
+        description="Seeds each network x window is trained from (derived from the window's "
+        "seed); its position and registered model are their average.",
     )
     ensemble_size: int = Field(
         default=3,
@@ -206,6 +220,7 @@ def _plan(config: TrainedModelsConfig, compute: ComputeResource, tuned: dict) ->
         shap_rows=config.shap_rows,
         tuned_params={kind: params for kind, params in tuned.items() if kind in kinds},
         device="cuda" if train_config.device.startswith("cuda") else "cpu",
+        seeds=config.seeds,
     )
 
 

@@ -89,6 +89,7 @@ class TrainResult:
     without a test period. ``initial_val_loss`` and ``initial_val_sharpe`` score the untrained
     network; ``best_epoch`` 0 means no epoch beat it. ``stopped_early`` is True when early stopping
     ended training (``patience`` epochs without improvement), False when ``max_epochs`` did.
+    ``validation_positions``: the restored model's positions on the validation block (long).
     """
 
     kind: str
@@ -104,11 +105,17 @@ class TrainResult:
     initial_val_loss: float = float("nan")
     initial_val_sharpe: float = float("nan")
     stopped_early: bool = False
+    validation_positions: pd.DataFrame | None = None
 
     @property
     def epochs_run(self) -> int:
         """Training epochs run (not counting the initial evaluation)."""
         return len(self.history)
+
+    @property
+    def beat_initial(self) -> bool:
+        """True when the restored model's validation loss is below the untrained network's."""
+        return bool(self.best_val_loss < self.initial_val_loss)
 
     @property
     def best_val_loss(self) -> float:
@@ -339,7 +346,8 @@ def _result(
     use_amp: bool,
 ) -> TrainResult:
     """Score the restored model on validation and test and package the run."""
-    _, val_sharpe, _ = _evaluate(model, tensors, split.validation, config, use_amp)
+    _, val_sharpe, val_held = _evaluate(model, tensors, split.validation, config, use_amp)
+    validation = positions_frame(val_held.cpu().numpy(), panel, split.validation)
     test_sharpe, positions = float("nan"), positions_frame(np.empty((0, 0)), panel, np.empty(0))
     if len(split.test):
         _, test_sharpe, held = _evaluate(model, tensors, split.test, config, use_amp)
@@ -355,4 +363,5 @@ def _result(
         config=config,
         split=split,
         device=tensors.device,
+        validation_positions=validation,
     )

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.models.evaluation import positions_sharpe
+from quant_assets.models.networks import SeedAveragedModel
 from quant_assets.models.splits import Split, walk_forward_splits
 from quant_assets.models.tensors import Panel, build_panel
 from quant_assets.models.training import TrainConfig, TrainResult, train_model
@@ -119,21 +120,58 @@ def average_positions(positions: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return stacked.groupby(["date", "ticker"], as_index=False, sort=True)["position"].mean()
 
 
+def seed_convergence(results: Sequence[TrainResult]) -> dict[str, float | int | bool]:
+    """The training state of a model x window trained from several seeds, summarised honestly.
+
+    ``seeds``: runs; ``epochs_run`` / ``best_epoch``: their means, ``epochs_run_max`` the
+    longest; ``converged_seeds``: runs ended by early stopping (not by ``max_epochs``),
+    ``converged`` True only when every run was; ``beat_init_seeds``: runs whose restored
+    validation loss is below the untrained network's; ``initial_val_loss`` / ``best_val_loss``:
+    means over the runs.
+    """
+    if not results:
+        raise ValueError("no training runs to summarise")
+    converged = sum(bool(r.stopped_early) for r in results)
+    return {
+        "seeds": len(results),
+        "epochs_run": float(np.mean([r.epochs_run for r in results])),
+        "epochs_run_max": int(max(r.epochs_run for r in results)),
+        "best_epoch": float(np.mean([r.best_epoch for r in results])),
+        "converged": converged == len(results),
+        "converged_seeds": int(converged),
+        "beat_init_seeds": int(sum(r.beat_initial for r in results)),
+        "initial_val_loss": float(np.mean([r.initial_val_loss for r in results])),
+        "best_val_loss": float(np.mean([r.best_val_loss for r in results])),
+    }
+
+
 @dataclass
 class SeedEnsembleResult:
     """The runs of one network x split from several seeds and their averaged positions.
 
-    ``sharpe`` scores ``positions`` (the average) on the test block, with costs;
-    ``seed_sharpes`` each seed's own test Sharpe, for the spread over seeds.
+    ``sharpe`` scores ``positions`` (the average) on the test block, with costs, and
+    ``val_sharpe`` the averaged validation positions; ``seed_sharpes`` each seed's own test
+    Sharpe, for the spread over seeds; ``model`` the seed average as one module
+    (:class:`~quant_assets.models.networks.SeedAveragedModel`), which reproduces ``positions``.
     """
 
     results: list[TrainResult]
     positions: pd.DataFrame
     sharpe: float
+    val_sharpe: float = float("nan")
 
     @property
     def seed_sharpes(self) -> list[float]:
         return [r.test_sharpe for r in self.results]
+
+    @property
+    def model(self) -> SeedAveragedModel:
+        return SeedAveragedModel([r.model for r in self.results])
+
+    @property
+    def convergence(self) -> dict[str, float | int | bool]:
+        """:func:`seed_convergence` of the runs."""
+        return seed_convergence(self.results)
 
 
 def train_seeds(
@@ -153,13 +191,16 @@ def train_seeds(
         results.append(result)
         if on_seed_end is not None:
             on_seed_end(result)
+    scoring = {"target_vol": config.target_vol, "cost_bps": config.cost_bps}
     positions = average_positions([r.positions for r in results])
-    sharpe = (
-        positions_sharpe(panel, positions, target_vol=config.target_vol, cost_bps=config.cost_bps)
-        if len(positions)
-        else float("nan")
+    validation = average_positions(
+        [r.validation_positions for r in results if r.validation_positions is not None]
     )
-    return SeedEnsembleResult(results=results, positions=positions, sharpe=sharpe)
+    sharpe = positions_sharpe(panel, positions, **scoring) if len(positions) else float("nan")
+    val_sharpe = positions_sharpe(panel, validation, **scoring) if len(validation) else float("nan")
+    return SeedEnsembleResult(
+        results=results, positions=positions, sharpe=sharpe, val_sharpe=val_sharpe
+    )
 
 
 @dataclass

@@ -17,6 +17,12 @@ A run holds
 * artifacts: ``panel_layout.json`` (factor and ticker order) and the model under ``model``, with
   a signature and input example, registered as a new version of ``<experiment>-<kind>``.
 
+A network x window trained from several seeds (:func:`log_seed_training`) logs every seed's
+curve as ``<metric>/seed<i>`` (step = epoch, the untrained net at 0), the training state over
+the seeds (``seeds``, ``epochs_run`` mean, ``epochs_run_max``, ``converged_seeds``,
+``beat_init_seeds``...) and registers the seed average (a
+:class:`~quant_assets.models.networks.SeedAveragedModel`) as the version.
+
 Log live, epoch by epoch, with :func:`start_training_run` (a crash marks the run FAILED), or
 after the fact from a :class:`~quant_assets.models.training.TrainResult` with
 :func:`log_training`; both write the same run.
@@ -27,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import mlflow
 import numpy as np
@@ -37,10 +43,11 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import Schema, TensorSpec
 
 from quant_assets.models.device import resolve_device
-from quant_assets.models.networks import PositionModel
+from quant_assets.models.networks import PositionModel, SeedAveragedModel
 from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
 from quant_assets.models.training import TrainConfig, TrainResult
+from quant_assets.models.walk_forward import SeedEnsembleResult
 from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.registry import (
     LoggedModel,
@@ -202,12 +209,62 @@ class TrainingRun:
             "test_sharpe": test_sharpe,
         }
         self.tracker.log_metrics(self.run_id, summary)
+        return self.log_model(result.model, input_example=input_example)
+
+    def log_seed_histories(self, results: Sequence[TrainResult]) -> None:
+        """Every seed's loss curve: metric ``<name>/seed<i>`` at step = epoch, with the
+        untrained network's ``val_loss`` / ``val_sharpe`` at step 0 (MLflow charts group the
+        seeds of one metric together)."""
+        rows = []
+        for i, result in enumerate(results):
+            if result.kind != self.kind:
+                raise ValueError(f"run opened for {self.kind!r}, seed {i} is a {result.kind!r}")
+            initial = {"val_loss": result.initial_val_loss, "val_sharpe": result.initial_val_sharpe}
+            for row in [{"epoch": 0, **initial}, *result.history.to_dict("records")]:
+                rows.append(
+                    {"epoch": row["epoch"]}
+                    | {f"{k}/seed{i}": v for k, v in row.items() if k != "epoch"}
+                )
+        self.tracker.log_metric_rows(self.run_id, rows, step_key="epoch")
+
+    def log_seed_result(
+        self, ensemble: SeedEnsembleResult, *, input_example: np.ndarray | None = None
+    ) -> LoggedModel:
+        """Log the seeds' curves and training state and the seed average as the model version.
+
+        Summary metrics: :func:`~quant_assets.models.walk_forward.seed_convergence` (``seeds``,
+        mean ``epochs_run``, ``epochs_run_max``, ``converged_seeds``, ``beat_init_seeds``...),
+        each seed's ``best_epoch/seed<i>``, ``converged/seed<i>``, ``test_sharpe/seed<i>``, and
+        the average's ``best_val_sharpe`` and ``test_sharpe``. The registered model is a
+        :class:`~quant_assets.models.networks.SeedAveragedModel`: it reproduces the averaged
+        positions.
+        """
+        self.log_seed_histories(ensemble.results)
+        summary: dict[str, object] = {k: float(v) for k, v in ensemble.convergence.items()}
+        for i, result in enumerate(ensemble.results):
+            summary[f"best_epoch/seed{i}"] = result.best_epoch
+            summary[f"converged/seed{i}"] = int(result.stopped_early)
+            summary[f"best_val_loss/seed{i}"] = result.best_val_loss
+            if np.isfinite(result.test_sharpe):
+                summary[f"test_sharpe/seed{i}"] = result.test_sharpe
+        summary["best_val_sharpe"] = ensemble.val_sharpe
+        summary["test_sharpe"] = ensemble.sharpe if np.isfinite(ensemble.sharpe) else None
+        self.tracker.log_metrics(self.run_id, summary)
+        return self.log_model(ensemble.model, input_example=input_example)
+
+    def log_model(
+        self,
+        model: PositionModel | SeedAveragedModel,
+        *,
+        input_example: np.ndarray | None = None,
+    ) -> LoggedModel:
+        """Log ``model`` (copied to the CPU) and the panel layout; register a new version."""
         layout = {
             "factors": list(self.panel.factors),
             "tickers": list(map(str, self.panel.tickers)),
         }
         self.tracker.client.log_dict(self.run_id, layout, "panel_layout.json")
-        model = copy.deepcopy(result.model).cpu().eval()
+        model = copy.deepcopy(model).cpu().eval()
         if input_example is None:
             input_example = position_model_example(model, self.panel, int(self.split.train[-1]))
         example = np.asarray(input_example, dtype=np.float32)
@@ -341,6 +398,49 @@ def log_training(
     ) as run:
         run.log_history(result.history)
         return run.log_result(result, input_example=input_example)
+
+
+def log_seed_training(
+    tracker: MlflowTracker,
+    ensemble: SeedEnsembleResult,
+    panel: Panel,
+    *,
+    window: object = None,
+    model_name: str | None = None,
+    registered_name: str | None = None,
+    provenance: RunProvenance | None = None,
+    compute: Mapping[str, object] | None = None,
+    tags: Mapping[str, object] | None = None,
+    parent_run_id: str | None = None,
+    input_example: np.ndarray | None = None,
+) -> LoggedModel:
+    """One MLflow run for a network x window trained from several seeds (:func:`~quant_assets.
+    models.walk_forward.train_seeds`): params of the first seed's config plus ``n_seeds`` and
+    ``seeds`` (the list), every seed's loss curve and the seed average registered as the
+    version (:meth:`TrainingRun.log_seed_result`). Arguments as for :func:`log_training`."""
+    first = ensemble.results[0]
+    with start_training_run(
+        tracker,
+        kind=first.kind,
+        panel=panel,
+        split=first.split,
+        config=first.config,
+        window=window,
+        model_name=model_name,
+        registered_name=registered_name,
+        provenance=provenance,
+        compute=compute,
+        tags=tags,
+        parent_run_id=parent_run_id,
+    ) as run:
+        tracker.log_params(
+            run.run_id,
+            {
+                "n_seeds": len(ensemble.results),
+                "seeds": ",".join(str(r.config.seed) for r in ensemble.results),
+            },
+        )
+        return run.log_seed_result(ensemble, input_example=input_example)
 
 
 IMPORTANCE_ARTIFACT = "importance.csv"

@@ -1,8 +1,11 @@
 """Walk-forward training of every configured model, each model x window an MLflow run.
 
 The body of the ``trained_models`` asset as plain Python (no Dagster): for each walk-forward
-window, every network is trained with that window's seed (:func:`~quant_assets.models.
-walk_forward.window_seed`), every forecaster is fitted and every rule is scored, each logged as
+window, every network is trained from ``plan.seeds`` seeds derived from that window's seed
+(:func:`~quant_assets.models.walk_forward.window_seed`, :func:`~quant_assets.models.
+walk_forward.train_seeds`) and its position is their average (the registered version is the
+seed average, a :class:`~quant_assets.models.networks.SeedAveragedModel`, and every seed's loss
+curve is logged), every forecaster is fitted and every rule is scored, each logged as
 one MLflow run (nested under ``parent_run_id`` when given) with a registered version for the
 fitted ones. With ``ensemble_size`` set, the best fitted members of each window on its validation
 block (never its test block) are averaged into an ``ensemble`` (:func:`~quant_assets.models.
@@ -39,20 +42,25 @@ from quant_assets.models.networks import NETWORK_KINDS
 from quant_assets.models.prediction import predict_positions
 from quant_assets.models.splits import Split
 from quant_assets.models.tensors import Panel
-from quant_assets.models.training import TrainConfig, train_model
-from quant_assets.models.walk_forward import window_config
+from quant_assets.models.training import TrainConfig
+from quant_assets.models.walk_forward import DEFAULT_SEEDS, train_seeds, window_config
 from quant_assets.tracking.baselines import log_baseline, log_ensemble, log_forecast_baseline
 from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.registry import LoggedModel
 from quant_assets.tracking.store import MlflowTracker
-from quant_assets.tracking.training import log_importance, log_training
+from quant_assets.tracking.training import log_importance, log_seed_training
 
 # What each model x window records beside model_versions' own columns.
+# (see quant_assets.models.walk_forward.seed_convergence; means over the seeds where noted)
 CONVERGENCE_COLUMNS = (
     "seed",
+    "seeds",
     "epochs_run",
+    "epochs_run_max",
     "best_epoch",
     "converged",
+    "converged_seeds",
+    "beat_init_seeds",
     "initial_val_loss",
     "best_val_loss",
 )
@@ -72,7 +80,9 @@ class ModelPlan:
     explains per tree model; ``tuned_params[kind]``: parameters (e.g. an Optuna study's best)
     that replace a kind's defaults (networks: ``TrainConfig`` fields; forecasters: estimator
     parameters, fitted as they are, without the default grid); ``device``: ``"cpu"`` or
-    ``"cuda"`` for the boosted forecasters.
+    ``"cuda"`` for the boosted forecasters; ``seeds``: each network x window is trained from
+    this many seeds (:func:`~quant_assets.models.walk_forward.seed_configs` of the window's
+    config) and its position, and registered model, is their average.
     """
 
     networks: Sequence[str] = ()
@@ -84,6 +94,7 @@ class ModelPlan:
     shap_rows: int = 2000
     tuned_params: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     device: str = "cpu"
+    seeds: int = DEFAULT_SEEDS
 
     def check(self) -> None:
         """Raise ValueError naming every unknown kind."""
@@ -94,6 +105,8 @@ class ModelPlan:
         )
         if unknown:
             raise ValueError(f"unknown model kinds {sorted(unknown)}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
 
 
 @dataclass
@@ -149,41 +162,40 @@ def _train_networks(panel, split, label, plan, config, tracking, log) -> list[tu
     out = []
     for kind in plan.networks:
         tuned = dict(plan.tuned_params.get(kind, {}))
-        result = train_model(kind, panel, split, dataclasses.replace(config, **tuned))
-        logged = log_training(
+        ensemble = train_seeds(kind, panel, split, dataclasses.replace(config, **tuned), plan.seeds)
+        logged = log_seed_training(
             tracking.tracker,
-            result,
+            ensemble,
             panel,
             window=label,
             provenance=tracking.provenance,
             compute=tracking.compute,
             parent_run_id=tracking.parent_run_id,
-            tags={"seed": config.seed, "tuned": bool(tuned)},
+            tags={"seed": config.seed, "seeds": plan.seeds, "tuned": bool(tuned)},
         )
         if tuned:
             tracking.tracker.log_params(logged.run_id, {f"tuned_{k}": v for k, v in tuned.items()})
+        state = ensemble.convergence
         record = {
             "family": "network",
             "model": kind,
             "logged": logged,
-            "val_sharpe": result.val_sharpe,
-            "test_sharpe": result.test_sharpe,
+            "val_sharpe": ensemble.val_sharpe,
+            "test_sharpe": ensemble.sharpe,
             "seed": config.seed,
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "converged": result.stopped_early,
-            "initial_val_loss": result.initial_val_loss,
-            "best_val_loss": result.best_val_loss,
-            "positions_fn": functools.partial(predict_positions, result.model),
+            **state,
+            "positions_fn": functools.partial(predict_positions, ensemble.model),
             "estimator": None,
         }
         log(
-            f"{kind} window {label}: {result.epochs_run} epochs (best {result.best_epoch}, "
-            f"{'early stop' if result.stopped_early else 'max_epochs'}), val loss "
-            f"{result.initial_val_loss:.3f} -> {result.best_val_loss:.3f}, test Sharpe "
-            f"{result.test_sharpe:.2f}, {logged.registered_name} v{logged.version}"
+            f"{kind} window {label}: {state['seeds']} seeds, {state['epochs_run']:.1f} epochs on "
+            f"average (max {state['epochs_run_max']}), {state['converged_seeds']} stopped early, "
+            f"{state['beat_init_seeds']} beat init; val loss {state['initial_val_loss']:.3f} -> "
+            f"{state['best_val_loss']:.3f}; test Sharpe {ensemble.sharpe:.2f} (seeds "
+            f"{', '.join(f'{v:.2f}' for v in ensemble.seed_sharpes)}), "
+            f"{logged.registered_name} v{logged.version}"
         )
-        out.append((record, result.positions))
+        out.append((record, ensemble.positions))
     return out
 
 

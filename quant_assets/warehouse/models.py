@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from quant_assets.ingest.seed import BENCHMARK_TICKER
@@ -118,6 +119,7 @@ def record_training(
             )
         finally:
             con.unregister("incoming_importance")
+    add_training_state_columns(con)
     insert_model_versions(con, versions.assign(training_id=training_id))
 
 
@@ -251,14 +253,70 @@ def load_prediction_inputs(
     )
 
 
+# model_versions' own columns, in table order.
+MODEL_VERSION_COLUMNS = (
+    "training_id", "model", "family", "window", "model_version", "registered_name", "version",
+    "mlflow_run_id", "train_start", "train_end", "test_start", "test_end", "val_sharpe",
+    "test_sharpe",
+)  # fmt: skip
+# The training state of a network x window over its seeds (NULL for forecasters, rules and
+# versions written before these columns existed); see models.walk_forward.seed_convergence.
+TRAINING_STATE_COLUMNS = {
+    "seeds": "INTEGER",
+    "epochs_run": "DOUBLE",
+    "epochs_run_max": "INTEGER",
+    "best_epoch": "DOUBLE",
+    "converged": "BOOLEAN",
+    "converged_seeds": "INTEGER",
+    "beat_init_seeds": "INTEGER",
+    "initial_val_loss": "DOUBLE",
+    "best_val_loss": "DOUBLE",
+}
+# Additive migration: an existing warehouse gains the columns (NULL in its older rows).
+TRAINING_STATE_DDL = tuple(
+    f"ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS {name} {sql_type}"
+    for name, sql_type in TRAINING_STATE_COLUMNS.items()
+)
+
+
+def add_training_state_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the :data:`TRAINING_STATE_COLUMNS` to ``model_versions`` where missing (idempotent)."""
+    for statement in TRAINING_STATE_DDL:
+        con.execute(statement)
+
+
 def insert_model_versions(con: duckdb.DuckDBPyConnection, versions: pd.DataFrame) -> None:
-    """Append ``versions`` (the ``model_versions`` columns, ``training_id`` included)."""
+    """Append ``versions`` (the ``model_versions`` columns, ``training_id`` included).
+
+    The training-state columns are written when ``versions`` has them (and the table too:
+    :func:`add_training_state_columns`); absent ones stay NULL.
+    """
+    state = [c for c in TRAINING_STATE_COLUMNS if c in versions.columns]
+    columns = ", ".join(f'"{c}"' for c in (*MODEL_VERSION_COLUMNS, *state))
     con.register("incoming_versions", versions)
     try:
         con.execute(
-            'INSERT INTO model_versions SELECT training_id, model, family, "window", '
-            "model_version, registered_name, version, mlflow_run_id, train_start, train_end, "
-            "test_start, test_end, val_sharpe, test_sharpe FROM incoming_versions"
+            f"INSERT INTO model_versions ({columns}) SELECT {columns} FROM incoming_versions"
         )
     finally:
         con.unregister("incoming_versions")
+
+
+def load_training_state(
+    con: duckdb.DuckDBPyConnection, training_id: str | None = None
+) -> pd.DataFrame:
+    """Per model x window of a training (default: the newest): family, test block and the
+    training state (:data:`TRAINING_STATE_COLUMNS`, NaN where not recorded), for the report.
+
+    Empty before the first training.
+    """
+    training_id = training_id or (latest_training(con) or {}).get("training_id")
+    if training_id is None:
+        return pd.DataFrame(
+            columns=["model", "family", "window", "test_start", *TRAINING_STATE_COLUMNS]
+        )
+    frame = model_versions(con, training_id)
+    for column in TRAINING_STATE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return frame[["model", "family", "window", "test_start", *TRAINING_STATE_COLUMNS]]

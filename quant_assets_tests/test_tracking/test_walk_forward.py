@@ -8,9 +8,13 @@ import pandas as pd
 import pytest
 
 from quant_assets.models import walk_forward_splits
-from quant_assets.models.walk_forward import window_seed
+from quant_assets.models.evaluation import positions_sharpe
+from quant_assets.models.networks import SeedAveragedModel
+from quant_assets.models.prediction import predict_positions
+from quant_assets.models.walk_forward import average_positions, window_seed
 from quant_assets.tracking import RunProvenance
 from quant_assets.tracking.predictions import predict_with_versions, served_dates
+from quant_assets.tracking.registry import load_registered_model
 from quant_assets.tracking.walk_forward import ModelPlan, train_and_track
 from quant_assets_tests.test_tracking.conftest import SMALL
 
@@ -19,6 +23,7 @@ PLAN = ModelPlan(
     forecasters=["ridge"],
     rules=["tsmom"],
     train_config=dataclasses.replace(SMALL, max_epochs=40, patience=3),
+    seeds=2,
 )
 PROVENANCE = RunProvenance(dagster_run_id="walkforward-run", code_version="test-1")
 
@@ -60,25 +65,60 @@ def test_every_model_and_window_is_a_nested_run(trained):
     assert set(outcome.summary["model"]) == {"mlp", "ridge", "tsmom"}
 
 
-def test_networks_are_trained_to_convergence_with_a_seed_per_window(trained):
+def test_networks_are_trained_to_convergence_from_seeds_per_window(trained):
     tracker, _, _, outcome = trained
     networks = outcome.versions[outcome.versions["family"] == "network"]
     assert networks["seed"].tolist() == [window_seed(SMALL.seed, w) for w in range(3)]
     assert networks["seed"].nunique() == 3
-    assert networks["converged"].all(), "early stopping, not max_epochs, ended every window"
-    assert (networks["epochs_run"] < PLAN.train_config.max_epochs).all()
+    assert (networks["seeds"] == PLAN.seeds).all()
+    assert networks["converged"].all(), "early stopping, not max_epochs, ended every seed"
+    assert (networks["converged_seeds"] == PLAN.seeds).all()
+    assert (networks["epochs_run_max"] < PLAN.train_config.max_epochs).all()
+    assert (networks["epochs_run"] <= networks["epochs_run_max"]).all()
     assert (networks["epochs_run"] >= networks["best_epoch"] + PLAN.train_config.patience).all()
-    # the restored net is never worse than the untrained one on validation, and training helps
-    # on most windows (best_epoch 0: nothing beat holding ~no position, the untrained net is kept)
+    # the restored nets are never worse than the untrained ones on validation (means over
+    # seeds), and training beats initialisation on most network windows x seeds
     assert (networks["best_val_loss"] <= networks["initial_val_loss"]).all()
-    improved = networks["best_val_loss"] < networks["initial_val_loss"]
-    assert improved.sum() >= 2 and (improved == (networks["best_epoch"] > 0)).all()
+    assert networks["beat_init_seeds"].between(0, PLAN.seeds).all()
+    assert networks["beat_init_seeds"].sum() >= 4
     for row in networks.itertuples():
-        curve = tracker.client.get_metric_history(row.mlflow_run_id, "val_loss")
-        assert sorted(p.step for p in curve) == list(range(int(row.epochs_run) + 1))
-        train = tracker.client.get_metric_history(row.mlflow_run_id, "train_loss")
-        assert len(train) == int(row.epochs_run)
-        assert tracker.client.get_run(row.mlflow_run_id).data.params["seed"] == str(int(row.seed))
+        run = tracker.client.get_run(row.mlflow_run_id)
+        assert run.data.params["seed"] == str(int(row.seed))
+        assert run.data.params["n_seeds"] == str(PLAN.seeds)
+        assert run.data.metrics["seeds"] == PLAN.seeds
+        assert run.data.metrics["beat_init_seeds"] == row.beat_init_seeds
+        epochs = []
+        for seed in range(PLAN.seeds):
+            # every seed's loss curve: the untrained net at step 0, then one point per epoch
+            curve = tracker.client.get_metric_history(row.mlflow_run_id, f"val_loss/seed{seed}")
+            train = tracker.client.get_metric_history(row.mlflow_run_id, f"train_loss/seed{seed}")
+            assert sorted(p.step for p in curve) == list(range(len(train) + 1))
+            assert sorted(p.step for p in train) == list(range(1, len(train) + 1))
+            epochs.append(len(train))
+        assert max(epochs) == row.epochs_run_max
+        assert sum(epochs) / PLAN.seeds == pytest.approx(row.epochs_run)
+
+
+def test_the_registered_version_is_the_seed_average(trained, panel, real_closes):
+    tracker, _, splits, outcome = trained
+    networks = outcome.versions[outcome.versions["family"] == "network"]
+    for row, split in zip(networks.itertuples(), splits, strict=True):
+        model = load_registered_model(tracker, row.registered_name, int(row.version))
+        assert isinstance(model, SeedAveragedModel) and model.n_seeds == PLAN.seeds
+        # the MLP reads one date, so predicting date by date is exactly what training scored:
+        # the registered version's positions score the window's (averaged) test Sharpe
+        positions = predict_positions(model, panel, panel.dates[split.test])
+        config = PLAN.train_config
+        sharpe = positions_sharpe(
+            panel, positions, target_vol=config.target_vol, cost_bps=config.cost_bps
+        )
+        assert sharpe == pytest.approx(row.test_sharpe, abs=1e-6)  # float32 mean vs float64
+        members = [predict_positions(m, panel, panel.dates[split.test]) for m in model.members]
+        expected = average_positions(members)
+        assert (positions["ticker"].to_numpy() == expected["ticker"].to_numpy()).all()
+        assert positions["position"].to_numpy() == pytest.approx(
+            expected["position"].to_numpy(), abs=1e-6
+        )
 
 
 def test_predictions_come_from_the_version_serving_each_date(trained, panel, real_closes):
@@ -114,6 +154,7 @@ BOOSTED_PLAN = ModelPlan(
     networks=["mlp"],
     forecasters=["ridge", "xgboost"],
     train_config=dataclasses.replace(SMALL, max_epochs=2, patience=1),
+    seeds=1,
     ensemble_size=2,
     importance_repeats=1,
     shap_rows=200,

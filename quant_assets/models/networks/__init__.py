@@ -13,6 +13,7 @@ from quant_assets.models.networks.mlp import CrossSectionalMLP
 from quant_assets.models.networks.position_model import (
     NETWORK_KINDS,
     PositionModel,
+    SeedAveragedModel,
     build_network,
 )
 from quant_assets.models.networks.tft import MomentumTransformer
@@ -24,6 +25,7 @@ __all__ = [
     "DeepMomentumLSTM",
     "MomentumTransformer",
     "PositionModel",
+    "SeedAveragedModel",
     "build_network",
     "count_parameters",
 ]

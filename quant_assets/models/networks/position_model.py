@@ -113,3 +113,81 @@ class PositionModel(nn.Module):
     def forward(self, features: Tensor, active: Tensor | None = None) -> Tensor:
         """Positions ``[B, L, N]`` in ``[-1, 1]``."""
         return self.positions_from_scores(self.scores(features, active))
+
+
+class SeedAveragedModel(nn.Module):
+    """Several :class:`PositionModel` of one network kind and split (one per seed), averaged.
+
+    The position is the mean of the members' positions, exactly what the walk-forward training
+    reports for a model x window trained from several seeds. The members share the split, so
+    they share the feature scaling, context length, output map and panel layout; the ensemble
+    exposes those (``context_length``, ``feature_mean``, ``network``, :meth:`check_panel`) so it
+    stands wherever a single :class:`PositionModel` does (``predict_positions``, MLflow logging).
+
+    Its :meth:`scores` are already positions (the members' mean position) and
+    :meth:`positions_from_scores` is the identity: an average of ``tanh`` (or ``sign``) outputs
+    has no single score behind it.
+    """
+
+    def __init__(self, members: list[PositionModel]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a seed average needs at least one model")
+        first = members[0]
+        for other in members[1:]:
+            same = (
+                other.context_length == first.context_length
+                and other.output == first.output
+                and other.factors == first.factors
+                and other.tickers == first.tickers
+                and type(other.network) is type(first.network)
+            )
+            if not same:
+                raise ValueError("seed members must share network kind, context, output, layout")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.members)
+
+    @property
+    def network(self) -> nn.Module:
+        """The first member's network (its kind and ``uses_sequence`` stand for all)."""
+        return self.members[0].network
+
+    @property
+    def context_length(self) -> int:
+        return self.members[0].context_length
+
+    @property
+    def feature_mean(self) -> Tensor:
+        return self.members[0].feature_mean
+
+    @property
+    def output(self) -> str:
+        return self.members[0].output
+
+    @property
+    def factors(self) -> tuple[str, ...] | None:
+        return self.members[0].factors
+
+    @property
+    def tickers(self) -> tuple[str, ...] | None:
+        return self.members[0].tickers
+
+    def check_panel(self, panel: Panel) -> None:
+        self.members[0].check_panel(panel)
+
+    def scores(self, features: Tensor, active: Tensor | None = None) -> Tensor:
+        """The members' mean position ``[B, L, N]`` (see the class docstring)."""
+        stacked = torch.stack(
+            [m.positions_from_scores(m.scores(features, active).float()) for m in self.members]
+        )
+        return stacked.mean(dim=0)
+
+    def positions_from_scores(self, scores: Tensor) -> Tensor:
+        return scores
+
+    def forward(self, features: Tensor, active: Tensor | None = None) -> Tensor:
+        """Mean positions ``[B, L, N]`` in ``[-1, 1]``."""
+        return self.scores(features, active)
