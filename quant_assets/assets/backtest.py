@@ -30,7 +30,13 @@ from pydantic import Field, field_validator
 from quant_assets.assets.factors import ON_UPSTREAM_UPDATE
 from quant_assets.assets.portfolio import target_weights
 from quant_assets.backtest.lineage import report_inputs
-from quant_assets.backtest.report import ReportFiles, metrics_markdown, render_report
+from quant_assets.backtest.report import (
+    ReportFiles,
+    metrics_markdown,
+    render_report,
+    training_state_table,
+    withhold_unconverged,
+)
 from quant_assets.backtest.strategies import BacktestSettings, backtest_strategies
 from quant_assets.partitions import EXCHANGE_TIMEZONE, REPORT_DEADLINE_CRON
 from quant_assets.paths import data_dir
@@ -43,7 +49,12 @@ from quant_assets.warehouse.backtests import (
     write_backtest,
 )
 from quant_assets.warehouse.ducklake import current_snapshot_id
-from quant_assets.warehouse.models import latest_training, load_benchmark, load_closes
+from quant_assets.warehouse.models import (
+    latest_training,
+    load_benchmark,
+    load_closes,
+    load_training_state,
+)
 from quant_assets.warehouse.reports import load_backtest_record
 
 # The daily schedule (DAILY_UPDATE_CRON) rebuilds the report with the day's bars: a report not
@@ -181,13 +192,20 @@ def backtest_report(
     warehouse: Warehouse,
     mlflow: MLflowResource,
 ) -> MaterializeResult:
-    """The HTML report comparing every model and baseline out of sample, with its lineage."""
+    """The HTML report comparing every model and baseline out of sample, with its lineage.
+
+    Each model is labelled with its training state (``model_versions``: seeds, epochs,
+    converged, beating the untrained network); a network that did not converge is not a result
+    and is shown apart, flagged, never in the headline tables or figures.
+    """
     with warehouse.connect(read_only=True) as con:
         backtest_id = latest_backtest_id(con)
         if backtest_id is None:
             raise Failure("no backtest yet: materialize backtests first")
         record = load_backtest_record(con, backtest_id)
-    inputs = report_inputs(record, context.run_id)
+        state = training_state_table(load_training_state(con, record.training_id))
+    models = dict(zip(record.metrics["strategy"], record.metrics["model"], strict=True))
+    inputs = withhold_unconverged(report_inputs(record, context.run_id), state, models)
     out_dir = Path(config.reports_dir) if config.reports_dir else data_dir() / "reports"
     files = render_report(inputs, out_dir / "latest")
     run_ids = record.mlflow_run_ids() if config.attach_to_mlflow else []
@@ -205,6 +223,10 @@ def backtest_report(
             "out_of_sample_range": record.out_of_sample_range,
             "model_versions": MetadataValue.md(record.versions.to_markdown(index=False)),
             "mlflow_runs_with_report": len(run_ids),
+            "training_state": MetadataValue.md(state.to_markdown(index=False, floatfmt=".1f")),
+            "not_results": MetadataValue.json(
+                [] if inputs.withheld is None else list(map(str, inputs.withheld.index))
+            ),
             "lineage": MetadataValue.json({k: str(v) for k, v in inputs.lineage.items()}),
         }
     )

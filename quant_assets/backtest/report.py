@@ -14,6 +14,7 @@ names, lineage, notes) is HTML-escaped.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import os
 import tempfile
@@ -37,6 +38,8 @@ __all__ = [
     "metric_label",
     "metrics_markdown",
     "render_report",
+    "training_state_table",
+    "withhold_unconverged",
 ]
 
 KEY_METRICS = (
@@ -67,6 +70,13 @@ when notes are given; an ``importance`` section, :data:`IMPORTANCE_SECTION`, bef
 ``lineage`` when factor importance is given)."""
 
 IMPORTANCE_SECTION = ("importance", "What drives each model")
+TRAINING_SECTION = ("training-state", "Training state")
+WITHHELD_SECTION = ("not-results", "Not results: models that did not converge")
+RESULT = "result"
+TRAINING_STATE_COLUMNS = (
+    "model", "family", "windows", "seeds", "epochs_mean", "epochs_max", "converged_windows",
+    "beat_init_seeds", "seed_runs", "status",
+)  # fmt: skip
 # Factors shown per model and method in the importance section.
 TOP_FACTORS = 5
 
@@ -125,6 +135,13 @@ class ReportInputs:
         ``method`` (``"permutation"``: drop in test Sharpe when the factor is shuffled;
         ``"shap"``: mean |SHAP|) and ``factor``, with ``importance`` and ``windows``
         (``load_model_importance``); shown as :data:`IMPORTANCE_SECTION`.
+    training_state : pandas.DataFrame, optional
+        One row per model (:func:`training_state_table`): how it was trained and whether its
+        numbers are a result; shown as :data:`TRAINING_SECTION`.
+    withheld : pandas.DataFrame, optional
+        Metrics (as ``metrics``) of the strategies whose model is not a result (did not
+        converge), kept out of every other table and figure (:func:`withhold_unconverged`) and
+        shown only in :data:`WITHHELD_SECTION`, flagged.
     """
 
     title: str
@@ -136,6 +153,8 @@ class ReportInputs:
     lineage: Mapping[str, str]
     notes: Sequence[str] = field(default_factory=list)
     importance: pd.DataFrame | None = None
+    training_state: pd.DataFrame | None = None
+    withheld: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.equity.index, pd.DatetimeIndex) or self.equity.empty:
@@ -231,6 +250,89 @@ def metric_label(name: str) -> str:
     return f"{label} (days)" if name in _DAYS and name != "n_days" else label
 
 
+def training_state_table(state: pd.DataFrame) -> pd.DataFrame:
+    """One row per model (:data:`TRAINING_STATE_COLUMNS`) from its model x window rows.
+
+    ``state``: ``model, family, window`` and the training state of each window
+    (``seeds, epochs_run`` (mean over seeds), ``epochs_run_max, converged, converged_seeds,
+    beat_init_seeds``; ``load_training_state``). ``status`` is :data:`RESULT` for fitted
+    forecasters, ensembles and rules, and for a network whose every window converged (every
+    seed stopped early) with most seeds beating the untrained network; otherwise it says why
+    the model is not a result (state not recorded, did not converge, no better than init).
+    """
+    rows = []
+    for (model, family), group in state.groupby(["model", "family"], sort=True):
+        rows.append({"model": model, "family": family, **_state_of(family, group)})
+    return pd.DataFrame(rows, columns=list(TRAINING_STATE_COLUMNS))
+
+
+def _state_of(family: str, windows: pd.DataFrame) -> dict:
+    count = len(windows)
+    if family != "network":
+        return {"windows": count, "seeds": np.nan, "epochs_mean": np.nan, "epochs_max": np.nan,
+                "converged_windows": np.nan, "beat_init_seeds": np.nan, "seed_runs": np.nan,
+                "status": RESULT if family != "rule" else f"{RESULT} (rule, not trained)"}  # fmt: skip
+    seeds = pd.to_numeric(windows["seeds"], errors="coerce")
+    runs = float(seeds.sum()) if seeds.notna().all() else np.nan
+    epochs = pd.to_numeric(windows["epochs_run"], errors="coerce")
+    converged = windows["converged"].map(lambda v: bool(v) if pd.notna(v) else False)
+    beat = pd.to_numeric(windows["beat_init_seeds"], errors="coerce")
+    if seeds.isna().any() or epochs.isna().any():
+        status = "not a result: training state not recorded"
+    elif not converged.all():
+        status = f"not a result: {int((~converged).sum())} of {count} windows did not converge"
+    elif not (beat > seeds / 2).all():
+        status = "not a result: most seeds no better than the untrained network"
+    else:
+        status = RESULT
+    return {
+        "windows": count,
+        "seeds": seeds.max(),
+        "epochs_mean": float((epochs * seeds).sum() / seeds.sum()) if runs == runs else np.nan,
+        "epochs_max": pd.to_numeric(windows["epochs_run_max"], errors="coerce").max(),
+        "converged_windows": int(converged.sum()),
+        "beat_init_seeds": beat.sum() if beat.notna().all() else np.nan,
+        "seed_runs": runs,
+        "status": status,
+    }
+
+
+def withhold_unconverged(
+    inputs: ReportInputs, training_state: pd.DataFrame, strategy_models: Mapping[str, str]
+) -> ReportInputs:
+    """``inputs`` with every strategy whose model is not a result moved to ``withheld``.
+
+    ``training_state``: :func:`training_state_table`; ``strategy_models``: the model behind
+    each strategy (a strategy of no listed model, e.g. the benchmark, stays). The withheld
+    strategies leave the equity curves, metrics, cost sweep and intervals; when none would
+    remain, they stay in the figures under a ``[not a result]`` name instead.
+    """
+    failed = set(training_state.loc[~training_state["status"].str.startswith(RESULT), "model"])
+    out = [s for s in inputs.metrics.index if strategy_models.get(s) in failed]
+    if not out:
+        return dataclasses.replace(inputs, training_state=training_state)
+    keep = [s for s in inputs.equity.columns if s not in out]
+    if not keep:
+        renamed = {s: f"{s} [not a result]" for s in out}
+        return dataclasses.replace(
+            inputs,
+            equity=inputs.equity.rename(columns=renamed),
+            metrics=inputs.metrics.rename(index=renamed),
+            cost_sensitivity=inputs.cost_sensitivity.rename(columns=renamed),
+            monte_carlo=inputs.monte_carlo.replace({"strategy": renamed}),
+            training_state=training_state,
+        )
+    return dataclasses.replace(
+        inputs,
+        equity=inputs.equity[keep],
+        metrics=inputs.metrics.drop(index=out),
+        cost_sensitivity=inputs.cost_sensitivity.drop(columns=out, errors="ignore"),
+        monte_carlo=inputs.monte_carlo[~inputs.monte_carlo["strategy"].isin(out)],
+        training_state=training_state,
+        withheld=inputs.metrics.loc[out],
+    )
+
+
 # --------------------------------------------------------------------------- page
 
 
@@ -251,6 +353,12 @@ def _page(inputs: ReportInputs, equity_png: bytes, *, rolling_window: int) -> st
         "lineage": _lineage(inputs.lineage),
     }
     sections = [(key, SECTIONS[key], body) for key, body in bodies.items()]
+    extra = []
+    if inputs.training_state is not None and len(inputs.training_state):
+        extra.append((*TRAINING_SECTION, _training_state(inputs.training_state)))
+    if inputs.withheld is not None and len(inputs.withheld):
+        extra.append((*WITHHELD_SECTION, _withheld(inputs.withheld)))
+    sections[1:1] = extra
     if inputs.importance is not None and len(inputs.importance):
         key, title = IMPORTANCE_SECTION
         sections.insert(len(sections) - 1, (key, title, _importance(inputs.importance)))
@@ -283,14 +391,15 @@ def _summary(inputs: ReportInputs) -> str:
     return f'<p class="meta">{_esc(text)}</p>'
 
 
-def _key_metrics(metrics: pd.DataFrame) -> str:
+def _key_metrics(metrics: pd.DataFrame, intro: str | None = None) -> str:
     columns = list(KEY_METRICS)
     table = metrics.reindex(columns=columns)
     rows = [
         [strategy, *(_metric_cell(name, table.at[strategy, name]) for name in columns)]
         for strategy in table.index
     ]
-    intro = '<p class="meta">Curated subset; every metric is in <a href="#all-metrics">All metrics</a>.</p>'
+    if intro is None:
+        intro = '<p class="meta">Curated subset; every metric is in <a href="#all-metrics">All metrics</a>.</p>'
     return intro + _table(["Strategy", *map(metric_label, columns)], rows)
 
 
@@ -377,6 +486,57 @@ def _importance(importance: pd.DataFrame) -> str:
         for (model, method), group in ranked.groupby(["model", "method"], sort=True)
     ]
     return intro + _table(["Model", "Method", "Windows", f"Top {TOP_FACTORS} factors"], rows)
+
+
+def _training_state(table: pd.DataFrame) -> str:
+    intro = (
+        '<p class="meta">How each model was trained, over its walk-forward windows. A network '
+        "is a result only when, in every window, early stopping (not the epoch cap) ended the "
+        "training of every seed and most seeds beat the untrained network's validation loss; "
+        "otherwise it is listed under Not results and kept out of every other table and "
+        "figure. Forecasters are fitted (tuned on time-ordered folds or early-stopped on "
+        "validation); rules are not trained.</p>"
+    )
+    rows = [
+        [
+            row.model,
+            row.family,
+            _count(row.windows),
+            _count(row.seeds),
+            _Cell(_number(row.epochs_mean, ".1f")),
+            _Cell(_number(row.epochs_max, ".0f")),
+            _ratio(row.converged_windows, row.windows),
+            _ratio(row.beat_init_seeds, row.seed_runs),
+            row.status,
+        ]
+        for row in table.itertuples(index=False)
+    ]
+    header = [
+        "Model", "Family", "Windows", "Seeds", "Epochs (mean)", "Epochs (max)",
+        "Converged windows", "Seeds beating init", "Status",
+    ]  # fmt: skip
+    return intro + _table(header, rows)
+
+
+def _withheld(metrics: pd.DataFrame) -> str:
+    intro = (
+        '<p class="meta">NOT RESULTS. These models did not converge (see Training state); '
+        "their numbers are shown only so that the run is complete, and are not comparable "
+        "with the results above.</p>"
+    )
+    return intro + _key_metrics(metrics, intro="")
+
+
+def _count(value: object) -> str:
+    return "–" if pd.isna(value) else f"{int(value)}"
+
+
+def _number(value: object, fmt: str) -> str:
+    return "–" if pd.isna(value) else format(float(value), fmt)
+
+
+def _ratio(part: object, whole: object) -> str:
+    return "–" if pd.isna(part) or pd.isna(whole) else f"{int(part)}/{int(whole)}"
 
 
 def _lineage(lineage: Mapping[str, str]) -> str:
