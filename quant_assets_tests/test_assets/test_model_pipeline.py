@@ -36,6 +36,7 @@ TRAIN = {
             "max_epochs": 1,
             "patience": 1,
             "hidden_size": 8,
+            "seeds": 2,
         }
     }
 }
@@ -89,9 +90,13 @@ def test_every_model_and_window_is_tracked_and_registered(pipeline):
         run = client.get_run(row.mlflow_run_id)
         assert run.data.tags["dagster_run_id"] == train_run.run_id
         if row.family == "network":
-            assert "val_sharpe" in run.data.metrics
-            history = client.get_metric_history(row.mlflow_run_id, "val_sharpe")
-            assert len(history) >= 1
+            assert "best_val_sharpe" in run.data.metrics
+            assert row.seeds == 2 and run.data.metrics["seeds"] == 2
+            for seed in range(2):  # every seed's loss curve: init at step 0, then each epoch
+                history = client.get_metric_history(row.mlflow_run_id, f"val_loss/seed{seed}")
+                assert sorted(p.step for p in history) == [0, 1]
+            assert row.epochs_run == 1 and row.epochs_run_max == 1
+            assert 0 <= row.beat_init_seeds <= 2 and 0 <= row.converged_seeds <= 2
             version = client.get_model_version(row.registered_name, row.version)
             assert version.run_id == row.mlflow_run_id
 
@@ -212,6 +217,20 @@ def test_report_is_written_linked_and_attached_to_mlflow(pipeline):
     assert all(v in rendered for v in versions["model_version"])
     assert all(r in rendered for r in versions["mlflow_run_id"])
     assert meta["equity_curves"].startswith("![equity curves](data:image/png;base64,")
+    # every model labelled with its training state; one epoch from two seeds converges only
+    # when the untrained net was best (patience 1): whichever networks did not are withheld
+    state = text.split('id="training-state"')[1].split("</section>")[0]
+    assert all(m in state for m in ("mlp", "lstm", "tft", "ridge", "tsmom"))
+    nets = project.query(
+        "SELECT model, bool_and(converged) AS ok, bool_and(beat_init_seeds > seeds / 2) AS beat "
+        "FROM model_versions WHERE family = 'network' GROUP BY model"
+    )
+    failed = set(nets.loc[~(nets["ok"] & nets["beat"]), "model"])
+    strategies = project.query("SELECT DISTINCT strategy, model FROM backtest_metrics")
+    withheld = sorted(strategies.loc[strategies["model"].isin(failed), "strategy"])
+    assert sorted(meta["not_results"]) == withheld
+    key_metrics = text.split('id="key-metrics"')[1].split("</section>")[0]
+    assert all(f">{strategy}<" not in key_metrics for strategy in withheld)
     client = mlflow.MlflowClient(tracking_uri=project.mlflow_uri)
     artifacts = client.list_artifacts(versions["mlflow_run_id"].iloc[0], "backtest_report")
     assert {a.path.split("/")[-1] for a in artifacts} == {"report.html", "equity.png"}
