@@ -62,10 +62,13 @@ TRADING_DAYS = "trading days"
 class TrainedModelsConfig(Config):
     """Which models to train, on which walk-forward windows, with which hyper-parameters.
 
-    The defaults are sized so that ``make run`` trains every kind to convergence (early stopping
-    on the validation block) on a 2-core laptop in about a minute: a rolling five-year training
-    window, retraining every six years. On a GPU use ``window="expanding"``, raise
-    ``hidden_size`` and retrain every year (``retrain_every="YS"``).
+    The defaults are research settings (issue 15): every network x window is trained from five
+    seeds and holds their average position, early stopping watches a two-year validation block
+    (purged by the embargo) with patience 10, training windows every 5 days, with the
+    learning-rate schedule and gradient clipping of ``TrainConfig``; a rolling five-year training
+    window, retraining every six years. ``make run`` trains fewer windows
+    (``quant_assets.cli.pipeline.LAPTOP_TRAINED_MODELS``). On a GPU use ``window="expanding"``,
+    raise ``hidden_size`` and retrain every year (``retrain_every="YS"``).
     """
 
     factors: list[str] = Field(

@@ -37,6 +37,7 @@ from quant_assets.tracking.store import (
 from quant_assets.tracking.training import (
     EPOCH_METRICS,
     TrainingRun,
+    log_seed_training,
     log_training,
     period_bounds,
     position_model_example,
@@ -61,6 +62,7 @@ __all__ = [
     "load_registered_model",
     "log_baseline",
     "log_forecast_baseline",
+    "log_seed_training",
     "log_training",
     "model_version_uri",
     "period_bounds",

@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow.models.model import ModelInfo
 
 from quant_assets.models.device import resolve_device
-from quant_assets.models.networks import PositionModel
+from quant_assets.models.networks import PositionModel, SeedAveragedModel
 from quant_assets.models.prediction import predict_positions
 from quant_assets.models.tensors import Panel
 from quant_assets.tracking.provenance import clean_tags
@@ -149,7 +149,7 @@ def load_registered_model(
 
     Returns
     -------
-    PositionModel (in eval mode, on ``device``) or sklearn estimator
+    PositionModel or SeedAveragedModel (in eval mode, on ``device``) or sklearn estimator
     """
     version = latest_version(tracker, registered_name) if version is None else int(version)
     uri = model_version_uri(registered_name, version)
@@ -183,7 +183,7 @@ def predict_with_model_version(
     """
     version = latest_version(tracker, registered_name) if version is None else int(version)
     model = load_registered_model(tracker, registered_name, version, device=device)
-    if not isinstance(model, PositionModel):
+    if not isinstance(model, PositionModel | SeedAveragedModel):
         raise TypeError(f"{registered_name} v{version} is not a position network")
     positions = predict_positions(model, panel, dates, batch_size=batch_size)
     return positions.assign(model_name=registered_name, model_version=version)
