@@ -183,3 +183,27 @@ def test_with_nothing_converged_the_figures_keep_them_flagged(shared_data):
     shown = withhold_unconverged(inputs, table, {s: s for s in inputs.equity.columns})
     assert all(name.endswith("[not a result]") for name in shown.equity.columns)
     assert all(name.endswith("[not a result]") for name in shown.metrics.index)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_the_training_state_columns_migrate_on_both_backends(backend, tmp_path):
+    from quant_assets_tests.test_warehouse.conftest import warehouse_on
+
+    warehouse = warehouse_on(backend, tmp_path)
+    for training_id in ("t1", "t2"):  # the migration runs again, idempotent
+        with warehouse.transaction() as con:
+            record_training(
+                con,
+                training_id=training_id,
+                dagster_run_id=training_id,
+                data_start=dt.date(2013, 2, 8),
+                data_end=dt.date(2018, 2, 7),
+                tickers=["A"],
+                factors=["f"],
+                device="cpu",
+                config={},
+                versions=VERSIONS,
+            )
+    with warehouse.connect(read_only=True) as con:
+        state = load_training_state(con, "t2")
+    assert state.loc[state["family"] == "network", "converged_seeds"].tolist() == [5, 5, 5, 3]
