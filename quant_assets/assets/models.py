@@ -393,6 +393,7 @@ def predictions(
         inputs.in_window,
         mlflow.tracker(),
         device=str(compute.torch_device()),
+        opens=inputs.opens,
     )
     with warehouse.transaction() as con:
         deleted, inserted = replace_predictions(con, positions, start, end)

@@ -35,8 +35,8 @@ from quant_assets.rl import (
 )
 from quant_assets.tracking.provenance import RunProvenance
 from quant_assets.tracking.rl import PPO_MODEL, log_ppo_run, ppo_version_rows
-from quant_assets.warehouse.models import latest_training, load_closes, load_features
-from quant_assets.warehouse.rl import load_opens, replace_model_versions
+from quant_assets.warehouse.models import latest_training, load_closes, load_features, load_opens
+from quant_assets.warehouse.rl import replace_model_versions
 
 
 class RLAgentsConfig(Config):

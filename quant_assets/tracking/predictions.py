@@ -8,6 +8,8 @@ before the date). Dates before the first test block get no prediction: they were
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -29,17 +31,26 @@ def served_dates(versions: pd.DataFrame, dates: pd.DatetimeIndex) -> list[pd.Dat
     ]
 
 
-def _ppo_positions(row, panel, closes, dates, tracker, device) -> pd.DataFrame:
+def _ppo_positions(row, panel, prices, dates, tracker, device) -> pd.DataFrame:
     """A registered PPO agent's positions on ``dates``: its observations rebuilt with the
-    scaler of its training block; its book starts flat on the first date (fills at closes)."""
+    scaler of its training block; its book starts flat on the first date and its orders fill at
+    the next open as in training (at the next close when ``prices`` has no opens)."""
     from quant_assets.rl import ppo_positions, trading_data
     from quant_assets.tracking.rl import load_ppo_agent
 
     agent, scaler = load_ppo_agent(tracker, row.registered_name, int(row.version), device=device)
-    return ppo_positions(agent, trading_data(panel, closes, scaler=scaler), dates)
+    data = trading_data(panel, prices.closes, scaler=scaler, opens=prices.opens)
+    return ppo_positions(agent, data, dates)
 
 
-def _positions_of(row, panel, closes, dates, in_window, tracker, device, rules) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Prices:
+    closes: pd.DataFrame
+    opens: pd.DataFrame | None = None
+
+
+def _positions_of(row, panel, prices, dates, in_window, tracker, device, rules) -> pd.DataFrame:
+    closes = prices.closes
     if row.family == "rule":
         if row.model not in rules:
             rules[row.model] = RULES[row.model](closes, in_window)
@@ -51,10 +62,10 @@ def _positions_of(row, panel, closes, dates, in_window, tracker, device, rules) 
         return ensemble_positions(
             tracker,
             row.mlflow_run_id,
-            lambda m: _positions_of(m, panel, closes, dates, in_window, tracker, device, rules),
+            lambda m: _positions_of(m, panel, prices, dates, in_window, tracker, device, rules),
         )
     if row.family == "rl":
-        return _ppo_positions(row, panel, closes, dates, tracker, device)
+        return _ppo_positions(row, panel, prices, dates, tracker, device)
     model = load_registered_model(tracker, row.registered_name, int(row.version), device=device)
     if row.family == "network":
         return predict_positions(model, panel, dates)
@@ -70,6 +81,7 @@ def predict_with_versions(
     *,
     training_id: str,
     device: str = "cpu",
+    opens: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Positions on ``in_window`` of every model version of a training (:data:`PREDICTION_COLUMNS`).
 
@@ -88,17 +100,19 @@ def predict_with_versions(
     training_id : str
     device : str
         Where networks run.
+    opens : DataFrame, optional
+        Wide opens on the closes' basis: where the PPO agent's orders fill (else at closes).
 
     Returns
     -------
     DataFrame
         Finite positions only; one version per model, ticker and date.
     """
-    frames, rules = [], {}
+    frames, rules, prices = [], {}, _Prices(closes, opens)
     for row, dates in zip(versions.itertuples(), served_dates(versions, in_window), strict=True):
         if not len(dates):
             continue
-        got = _positions_of(row, panel, closes, dates, in_window, tracker, device, rules)
+        got = _positions_of(row, panel, prices, dates, in_window, tracker, device, rules)
         frames.append(
             got[["date", "ticker", "position"]].assign(
                 model=row.model, model_version=row.model_version, training_id=training_id
@@ -131,6 +145,7 @@ def predict_window(
     tracker: MlflowTracker,
     *,
     device: str = "cpu",
+    opens: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`predict_with_versions` on ``in_window`` from what ``load_prediction_inputs`` read.
 
@@ -149,4 +164,5 @@ def predict_window(
         tracker,
         training_id=training["training_id"],
         device=device,
+        opens=opens,
     )

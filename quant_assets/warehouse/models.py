@@ -207,6 +207,27 @@ def load_predictions(
 PREDICTION_HISTORY_DAYS = 200
 
 
+def load_opens(
+    con: duckdb.DuckDBPyConnection,
+    end: dt.date | None = None,
+    *,
+    exclude: tuple[str, ...] = (BENCHMARK_TICKER,),
+) -> pd.DataFrame:
+    """Wide opens on :func:`~quant_assets.warehouse.models.load_closes`' basis.
+
+    A ticker with adjusted closes has its opens scaled by the same day's ``adj_close / close``
+    (the ratio the closes were adjusted by), so opens and closes of a day share one basis.
+    """
+    bars = con.execute(
+        "SELECT ticker, date, open AS close, "
+        "CASE WHEN adj_close IS NOT NULL AND close > 0 THEN open * adj_close / close END "
+        "AS adj_close FROM adjusted_prices "
+        "WHERE ($end IS NULL OR date <= $end) AND NOT list_contains($exclude, ticker)",
+        {"end": end, "exclude": list(exclude)},
+    ).df()
+    return wide_closes(bars)
+
+
 @dataclass
 class PredictionInputs:
     """What ``predictions`` needs for the trading days ``start..end``.
@@ -215,7 +236,8 @@ class PredictionInputs:
     wide closes of its tickers up to ``end`` (all history: the rules' signals need it);
     ``features``: long factor values from
     :data:`PREDICTION_HISTORY_DAYS` trading days before ``start`` to ``end``; ``in_window``: the
-    trading days (with closes) to predict.
+    trading days (with closes) to predict; ``opens``: wide opens on the closes' basis and axes
+    (:func:`load_opens`), where the PPO agent's orders fill.
     """
 
     training: dict
@@ -223,6 +245,7 @@ class PredictionInputs:
     closes: pd.DataFrame
     features: pd.DataFrame
     in_window: pd.DatetimeIndex
+    opens: pd.DataFrame | None = None
 
 
 def load_prediction_inputs(
@@ -250,6 +273,7 @@ def load_prediction_inputs(
         closes=closes,
         features=features,
         in_window=closes.index[closes.index >= pd.Timestamp(start)],
+        opens=load_opens(con, end).reindex(index=closes.index, columns=closes.columns),
     )
 
 

@@ -124,6 +124,12 @@ def test_predictions_serve_the_loaded_agents(pipeline):
         inputs = load_prediction_inputs(con, pd.Timestamp(TEST).date(), pd.Timestamp(LAST).date())
     finally:
         con.close()
+    # orders fill at the next open, as in training: the opens are read on the closes' axes
+    assert inputs.opens is not None
+    assert inputs.opens.index.equals(inputs.closes.index)
+    assert list(inputs.opens.columns) == list(inputs.closes.columns)
+    assert inputs.opens.notna().to_numpy().mean() > 0.99
+    assert not inputs.opens.equals(inputs.closes)
     first = inputs.features["date"].min()
     panel = build_panel(
         inputs.features, inputs.closes.loc[first:], factors=tuple(inputs.training["factors"])
@@ -134,7 +140,7 @@ def test_predictions_serve_the_loaded_agents(pipeline):
         versions.itertuples(), served_dates(versions, inputs.in_window), strict=True
     ):
         agent, scaler = load_ppo_agent(tracker, row.registered_name, int(row.version))
-        data = trading_data(panel, inputs.closes, scaler=scaler)
+        data = trading_data(panel, inputs.closes, scaler=scaler, opens=inputs.opens)
         expected.append(ppo_positions(agent, data, dates).assign(model_version=row.model_version))
     expected = pd.concat(expected, ignore_index=True).sort_values(["date", "ticker"])
     pd.testing.assert_frame_equal(
