@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from quant_assets.ingest import CHUNK_ROWS, iter_validated_chunks
+from quant_assets.ingest import iter_validated_chunks
 from quant_assets.ingest.readers import (
     PRICE_FIELDS,
     RawPrices,
@@ -33,6 +33,9 @@ from quant_assets.ingest.validation import REJECTED_COLUMNS, quarantined_rows, v
 from quant_assets.resources.fmp import FMPError, FMPNotFoundError, FMPPayloadError
 from quant_assets.resources.raw_files import file_sha256
 
+STREAM_BLOCK_ROWS = 50_000
+"""Lines per block when the ``price_files`` asset streams a file: about 60 MB of memory for
+the reader's working set, whatever the file's size (see benchmarks/ingest.py --big)."""
 PREVIEW_ROWS = 10
 """Rows a summary shows: the first valid rows by (ticker, date), the first rejected rows."""
 _REJECTED_SHOWN = ["source", "location", "rule", "reason"]
@@ -214,7 +217,7 @@ class PriceFileStream:
     source: str
     path: Path
     scope: set[str]
-    chunk_rows: int = CHUNK_ROWS
+    chunk_rows: int = STREAM_BLOCK_ROWS
     summary: RowsSummary = field(default_factory=RowsSummary)
     file_tickers: set[str] = field(default_factory=set)
     layout: str = ""
@@ -257,7 +260,7 @@ class PriceFileStream:
 
 
 def price_file_streams(
-    files: Iterable[tuple[str, Path]], scope: set[str], chunk_rows: int = CHUNK_ROWS
+    files: Iterable[tuple[str, Path]], scope: set[str], chunk_rows: int = STREAM_BLOCK_ROWS
 ) -> list[PriceFileStream]:
     """One :class:`PriceFileStream` per ``(source name, path)``, nothing read yet."""
     return [PriceFileStream(source, Path(path), set(scope), chunk_rows) for source, path in files]

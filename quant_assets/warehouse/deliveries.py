@@ -493,6 +493,13 @@ def apply_delivery(
     )
 
 
+APPLY_GROUP_ROWS = 200_000
+"""Staged rows applied at once: a large delivery is applied in groups of whole tickers of
+about this many rows, so that DuckDB's joins stay small (the rules are per (ticker, date)
+key, so the groups give exactly what one pass would)."""
+_STAGED_TABLE = "delivery_staged"
+
+
 def apply_staged_delivery(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -504,12 +511,15 @@ def apply_staged_delivery(
     run_id: str | None = None,
 ) -> DeliveryResult:
     """Apply the rows staged in ``delivery_incoming`` as one delivery (see
-    :func:`apply_delivery` for the arguments), all in SQL; the staged rows are dropped."""
-    feed = feed_of(source)
+    :func:`apply_delivery` for the arguments), all in SQL; the staged rows are dropped.
+
+    With ``covered_tickers`` given, the tickers are applied in consecutive groups of about
+    :data:`APPLY_GROUP_ROWS` staged rows (each group retracting within its own tickers).
+    """
     _check_incoming(con, source)
-    ranks = pd.DataFrame({"entry": list(source_priority), "rank": range(len(source_priority))})
     if any(not isinstance(e, str) or not e for e in source_priority):
         raise ValueError(f"source_priority entries must be non-empty strings: {source_priority!r}")
+    ranks = pd.DataFrame({"entry": list(source_priority), "rank": range(len(source_priority))})
     con.register("delivery_ranks_frame", ranks.astype({"entry": str, "rank": "int64"}))
     try:
         con.execute(
@@ -519,6 +529,52 @@ def apply_staged_delivery(
         )
     finally:
         con.unregister("delivery_ranks_frame")
+    feed = feed_of(source)
+    bounds = [] if covered_tickers is None else _group_bounds(con)
+    if not bounds:
+        result = _apply_incoming(con, feed, full_delivery, covered_tickers, covered_dates, run_id)
+        con.execute("DROP TABLE IF EXISTS delivery_ranks")
+        return result
+    con.execute(f"ALTER TABLE {INCOMING_TABLE} RENAME TO {_STAGED_TABLE}")
+    covered = sorted(map(str, covered_tickers))
+    results = []
+    for low, high in zip([None, *bounds], [*bounds, None], strict=True):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {INCOMING_TABLE} AS SELECT * FROM {_STAGED_TABLE} "
+            "WHERE ($low IS NULL OR ticker >= $low) AND ($high IS NULL OR ticker < $high)",
+            {"low": low, "high": high},
+        )
+        group = [t for t in covered if (low is None or t >= low) and (high is None or t < high)]
+        results.append(_apply_incoming(con, feed, full_delivery, group, covered_dates, run_id))
+    con.execute(f"DROP TABLE IF EXISTS {_STAGED_TABLE}")
+    con.execute("DROP TABLE IF EXISTS delivery_ranks")
+    return combine_results(results)
+
+
+def _group_bounds(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """First tickers of the 2nd, 3rd, ... groups of staged rows (none: one group will do)."""
+    rows = con.execute(
+        f"""
+        WITH per_ticker AS (SELECT ticker, count(*) AS n FROM {INCOMING_TABLE} GROUP BY ticker),
+        running AS (SELECT ticker, sum(n) OVER (ORDER BY ticker) - n AS before FROM per_ticker)
+        SELECT ticker FROM running
+        QUALIFY before > 0 AND before // {APPLY_GROUP_ROWS}
+            > lag(before // {APPLY_GROUP_ROWS}, 1, 0) OVER (ORDER BY ticker)
+        ORDER BY ticker
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _apply_incoming(
+    con: duckdb.DuckDBPyConnection,
+    feed: str,
+    full_delivery: bool,
+    covered_tickers: Collection[str] | None,
+    covered_dates: tuple[dt.date, dt.date] | None,
+    run_id: str | None,
+) -> DeliveryResult:
+    """Apply ``delivery_incoming`` (with ``delivery_ranks`` in place); drops what it made."""
     _adopt_stored_prices(con, feed, covered_tickers)
     _feed_changes(con, feed, full_delivery, covered_tickers, covered_dates)
     _record_feed_rows(con, feed)
@@ -535,7 +591,6 @@ def apply_staged_delivery(
     delivered = con.execute(f"SELECT count(*) FROM {INCOMING_TABLE}").fetchone()[0]
     for table in (
         INCOMING_TABLE,
-        "delivery_ranks",
         "delivery_changes",
         "delivery_candidates",
         "delivery_best",

@@ -35,7 +35,7 @@ from quant_assets.warehouse.prices import record_raw_file
 if TYPE_CHECKING:
     from quant_assets.ingest.batches import PriceFileStream
 
-STAGING_MEMORY_LIMIT = "384MiB"
+STAGING_MEMORY_LIMIT = "512MiB"
 """DuckDB's memory limit while files are staged and applied (restored afterwards): beyond it
 DuckDB spills to disk, so a 1 GB file is ingested in well under 1 GB of memory."""
 REJECTED_TABLE = "staged_rejections"
@@ -45,12 +45,16 @@ _REJECTED_COLUMNS = ("source", "location", "ticker", "date", "rule", "reason", "
 @contextlib.contextmanager
 def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
     """DuckDB's ``memory_limit`` set to ``limit`` (e.g. ``'384MiB'``), restored on exit."""
-    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    names = ("memory_limit", "preserve_insertion_order")
+    before = {n: con.execute(f"SELECT current_setting('{n}')").fetchone()[0] for n in names}
     con.execute(f"SET memory_limit = '{limit}'")
+    con.execute("SET preserve_insertion_order = false")
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = '{before}'")
+        with contextlib.suppress(duckdb.TransactionException):  # an aborted transaction
+            for name, value in before.items():
+                con.execute(f"SET {name} = '{value}'")
 
 
 def _start_rejections(con: duckdb.DuckDBPyConnection) -> None:
