@@ -9,9 +9,8 @@ earlier version and its staged rows are applied as one full delivery
 (:func:`quant_assets.warehouse.deliveries.apply_staged_delivery`: merge, corrections and
 retractions in ``price_revisions``, source conflicts and priority), all in SQL. A file the
 reader gives up on half-way leaves nothing: its staged rows are dropped and the other files
-go on. No file is ever one DataFrame, and DuckDB works within
-:data:`STAGING_MEMORY_LIMIT` (spilling to its temp folder beside the database), so the
-memory of an ingestion is bounded whatever the file's size.
+go on. No file is ever one DataFrame on the Python side (the reader holds one block); DuckDB
+works within :data:`STAGING_MEMORY_LIMIT`, spilling temp tables to its temp folder.
 """
 
 from __future__ import annotations
@@ -35,19 +34,23 @@ from quant_assets.warehouse.prices import record_raw_file
 if TYPE_CHECKING:
     from quant_assets.ingest.batches import PriceFileStream
 
-STAGING_MEMORY_LIMIT = "512MiB"
-"""DuckDB's memory limit while files are staged and applied (restored afterwards): beyond it
-DuckDB spills to disk, so a 1 GB file is ingested in well under 1 GB of memory."""
+STAGING_MEMORY_LIMIT: str | None = None
+"""DuckDB's memory limit while files are staged and applied (restored afterwards); None keeps
+DuckDB's own (80 % of RAM). Not set lower yet: within the run's one transaction the primary-key
+indexes of ``prices`` and ``delivered_prices`` cannot spill, and a 20-million-row file
+(1 GB CSV) ran out of memory under 512 MiB (benchmarks/ingest.py --big)."""
 REJECTED_TABLE = "staged_rejections"
 _REJECTED_COLUMNS = ("source", "location", "ticker", "date", "rule", "reason", "raw_values")
 
 
 @contextlib.contextmanager
-def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """DuckDB's ``memory_limit`` set to ``limit`` (e.g. ``'384MiB'``), restored on exit."""
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+    """DuckDB's ``memory_limit`` set to ``limit`` (e.g. ``'512MiB'``; None: left as it is) and
+    insertion order not preserved (less memory for large inserts), both restored on exit."""
     names = ("memory_limit", "preserve_insertion_order")
     before = {n: con.execute(f"SELECT current_setting('{n}')").fetchone()[0] for n in names}
-    con.execute(f"SET memory_limit = '{limit}'")
+    if limit is not None:
+        con.execute(f"SET memory_limit = '{limit}'")
     con.execute("SET preserve_insertion_order = false")
     try:
         yield
