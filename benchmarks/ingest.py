@@ -12,8 +12,8 @@ suite's bounded count.
 dates shifted by whole weeks and tickers suffixed per copy, so that every row stays valid and
 unique) into a temporary directory and ingests it THROUGH THE ASSET PATH in a child process:
 what ``price_files`` calls (:func:`~quant_assets.ingest.batches.price_file_streams` and
-:func:`~quant_assets.warehouse.staging.store_price_file_streams`, in one warehouse
-transaction) on a real DuckDB file in the same temporary directory. It prints that child's
+:func:`~quant_assets.warehouse.staging.store_price_file_streams` under the warehouse's
+default ``ingest_memory_limit``) on a real DuckDB file in the same temporary directory. It prints that child's
 peak RSS (``ru_maxrss``) beside the peak RSS of a child that only runs a bare
 ``pandas.read_csv`` of the same file, and their ratio (goal: < 1 GB for a 1 GB file). The
 temporary directory is deleted afterwards; run it with ``nice -n 10``, it takes minutes.
@@ -91,8 +91,14 @@ def child_asset_path(csv: str, tickers_file: str, database: str) -> None:
     scope = set(json.loads(Path(tickers_file).read_text()))
     warehouse = Warehouse(path=database)
     streams = price_file_streams([("raw/big_prices.csv", Path(csv))], scope)
-    with warehouse.transaction() as con:
-        written = store_price_file_streams(con, streams, scope=sorted(scope), run_id="bench")
+    with warehouse.connect() as con:  # as price_files: each file commits on its own
+        written = store_price_file_streams(
+            con,
+            streams,
+            scope=sorted(scope),
+            run_id="bench",
+            memory_limit=warehouse.ingest_memory_limit or None,
+        )
     if streams[0].error:
         raise SystemExit(streams[0].error)
     summary = streams[0].summary

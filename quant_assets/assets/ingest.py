@@ -159,9 +159,10 @@ def price_files(
     """Validated daily bars of the run's tickers, read from the files in ``data/raw``.
 
     Every row read lands in ``prices`` or, with the rule it broke, in ``rejected_rows``. The
-    raw files are only read. A file named in config that cannot be read fails the run with
-    its name and the reason; while scanning the whole folder, such a file is reported and the
-    other files are still ingested.
+    raw files are only read. Each file is written in its own transactions (memory stays
+    bounded whatever its size) and a file that cannot be read writes nothing: the other files
+    are still ingested. Such a file named in config fails the run with its name and the
+    reason; while scanning the whole folder, it is reported in the metadata.
     """
     try:
         paths = [raw_files.resolve(p) for p in config.paths] or raw_files.list_files()
@@ -170,17 +171,18 @@ def price_files(
     streams = price_file_streams(
         [(raw_files.source_name(p), p) for p in paths], set(context.partition_keys)
     )
-    with warehouse.transaction() as con:
+    with warehouse.connect() as con:  # each file commits on its own (bounded memory)
         written = store_price_file_streams(
             con,
             streams,
             scope=context.partition_keys,
             source_priority=tuple(warehouse.source_priority),
             run_id=context.run_id,
+            memory_limit=warehouse.ingest_memory_limit or None,
         )
-        unreadable = [s.error for s in streams if s.error is not None]
-        if config.paths and unreadable:  # raised inside: nothing of the run is written
-            raise Failure(f"cannot ingest {unreadable[0]}")
+    unreadable = [s.error for s in streams if s.error is not None]
+    if config.paths and unreadable:  # the readable files have landed
+        raise Failure(f"cannot ingest {'; '.join(unreadable)}")
     for problem in unreadable:
         context.log.error(f"skipped {problem}")
     read = RowsSummary()

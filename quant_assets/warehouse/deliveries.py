@@ -39,8 +39,9 @@ recompute factors, predictions and backtests from each ticker's earliest affecte
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -500,6 +501,19 @@ key, so the groups give exactly what one pass would)."""
 _STAGED_TABLE = "delivery_staged"
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``BEGIN ... COMMIT`` on ``con`` (which must not be in a transaction); ROLLBACK on error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def apply_staged_delivery(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -509,12 +523,21 @@ def apply_staged_delivery(
     covered_tickers: Collection[str] | None = None,
     covered_dates: tuple[dt.date, dt.date] | None = None,
     run_id: str | None = None,
+    commit_groups: bool = False,
 ) -> DeliveryResult:
     """Apply the rows staged in ``delivery_incoming`` as one delivery (see
     :func:`apply_delivery` for the arguments), all in SQL; the staged rows are dropped.
 
     With ``covered_tickers`` given, the tickers are applied in consecutive groups of about
     :data:`APPLY_GROUP_ROWS` staged rows (each group retracting within its own tickers).
+
+    ``commit_groups=True`` (``con`` outside any transaction) commits each group on its own:
+    within one transaction DuckDB keeps the primary-key indexes of the rows it inserts, and
+    the temp tables it drops, in memory until the commit, so a 20-million-row delivery in one
+    transaction does not fit a bounded ``memory_limit``. Each group is whole tickers and the
+    rules are per (ticker, date), so every committed state is the delivery applied to some
+    tickers and not yet to the others; applying the delivery again completes it and changes
+    nothing already applied.
     """
     _check_incoming(con, source)
     if any(not isinstance(e, str) or not e for e in source_priority):
@@ -530,22 +553,27 @@ def apply_staged_delivery(
     finally:
         con.unregister("delivery_ranks_frame")
     feed = feed_of(source)
+    in_group = transaction if commit_groups else (lambda _con: contextlib.nullcontext())
     bounds = [] if covered_tickers is None else _group_bounds(con)
     if not bounds:
-        result = _apply_incoming(con, feed, full_delivery, covered_tickers, covered_dates, run_id)
+        with in_group(con):
+            result = _apply_incoming(
+                con, feed, full_delivery, covered_tickers, covered_dates, run_id
+            )
         con.execute("DROP TABLE IF EXISTS delivery_ranks")
         return result
     con.execute(f"ALTER TABLE {INCOMING_TABLE} RENAME TO {_STAGED_TABLE}")
     covered = sorted(map(str, covered_tickers))
     results = []
     for low, high in zip([None, *bounds], [*bounds, None], strict=True):
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {INCOMING_TABLE} AS SELECT * FROM {_STAGED_TABLE} "
-            "WHERE ($low IS NULL OR ticker >= $low) AND ($high IS NULL OR ticker < $high)",
-            {"low": low, "high": high},
-        )
         group = [t for t in covered if (low is None or t >= low) and (high is None or t < high)]
-        results.append(_apply_incoming(con, feed, full_delivery, group, covered_dates, run_id))
+        with in_group(con):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {INCOMING_TABLE} AS SELECT * FROM {_STAGED_TABLE} "
+                "WHERE ($low IS NULL OR ticker >= $low) AND ($high IS NULL OR ticker < $high)",
+                {"low": low, "high": high},
+            )
+            results.append(_apply_incoming(con, feed, full_delivery, group, covered_dates, run_id))
     con.execute(f"DROP TABLE IF EXISTS {_STAGED_TABLE}")
     con.execute("DROP TABLE IF EXISTS delivery_ranks")
     return combine_results(results)

@@ -7,10 +7,22 @@ two temp tables: its valid rows to ``delivery_incoming``
 ``staged_rejections``. Once the file is read to the end, its quarantine replaces that of its
 earlier version and its staged rows are applied as one full delivery
 (:func:`quant_assets.warehouse.deliveries.apply_staged_delivery`: merge, corrections and
-retractions in ``price_revisions``, source conflicts and priority), all in SQL. A file the
-reader gives up on half-way leaves nothing: its staged rows are dropped and the other files
-go on. No file is ever one DataFrame on the Python side (the reader holds one block); DuckDB
-works within :data:`STAGING_MEMORY_LIMIT`, spilling temp tables to its temp folder.
+retractions in ``price_revisions``, source conflicts and priority), all in SQL.
+
+Bounded memory: no file is ever one DataFrame on the Python side (the reader holds one block
+of :data:`quant_assets.ingest.batches.STREAM_BLOCK_ROWS` lines), DuckDB works within the
+warehouse's ``ingest_memory_limit`` (spilling to its temp folder), and each file is written
+in its own transactions, one per group of whole tickers
+(:data:`quant_assets.warehouse.deliveries.APPLY_GROUP_ROWS` rows): inside one transaction
+DuckDB keeps the primary-key index entries of every row inserted, and every temp table
+dropped, in memory until the commit, and a 20-million-row file in one transaction ran out
+of a 512 MiB limit (``benchmarks/ingest.py --big``).
+
+Failures: a file the reader gives up on half-way writes nothing (its staged rows are
+dropped before any commit) and the other files go on. A file is entered in the manifest
+(``raw_files``) only after all its groups are committed; if the process dies in between,
+some of its tickers hold the new delivery and the others the old one (each ticker whole),
+and ingesting the file again completes it (re-applying changes nothing already applied).
 """
 
 from __future__ import annotations
@@ -28,23 +40,19 @@ from quant_assets.warehouse.deliveries import (
     combine_results,
     stage_delivery_rows,
     start_delivery,
+    transaction,
 )
 from quant_assets.warehouse.prices import record_raw_file
 
 if TYPE_CHECKING:
     from quant_assets.ingest.batches import PriceFileStream
 
-STAGING_MEMORY_LIMIT: str | None = None
-"""DuckDB's memory limit while files are staged and applied (restored afterwards); None keeps
-DuckDB's own (80 % of RAM). Not set lower yet: within the run's one transaction the primary-key
-indexes of ``prices`` and ``delivered_prices`` cannot spill, and a 20-million-row file
-(1 GB CSV) ran out of memory under 512 MiB (benchmarks/ingest.py --big)."""
 REJECTED_TABLE = "staged_rejections"
 _REJECTED_COLUMNS = ("source", "location", "ticker", "date", "rule", "reason", "raw_values")
 
 
 @contextlib.contextmanager
-def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+def duckdb_memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
     """DuckDB's ``memory_limit`` set to ``limit`` (e.g. ``'512MiB'``; None: left as it is) and
     insertion order not preserved (less memory for large inserts), both restored on exit."""
     names = ("memory_limit", "preserve_insertion_order")
@@ -86,8 +94,8 @@ def _replace_rejections(con: duckdb.DuckDBPyConnection, source: str) -> None:
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {REJECTED_TABLE}")
-    con.execute("DROP TABLE IF EXISTS delivery_incoming")
+    for table in (REJECTED_TABLE, "delivery_incoming", "delivery_staged", "delivery_ranks"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def store_price_file_streams(
@@ -97,6 +105,7 @@ def store_price_file_streams(
     scope: Collection[str],
     source_priority: tuple[str, ...] = (),
     run_id: str | None = None,
+    memory_limit: str | None = None,
 ) -> DeliveryResult:
     """Read and write a run of raw files, one delivery per file, block by block.
 
@@ -105,32 +114,51 @@ def store_price_file_streams(
     staged rows are applied as the file's whole truth for the ``scope`` tickers (a row it no
     longer holds is retracted), reconciled with every other source. Each file the run
     covered whole is recorded in the manifest. A file that cannot be read is left as it was
-    (its stream's ``error`` says why). Runs inside the caller's transaction; returns the
-    summed result.
+    (its stream's ``error`` says why) and the others are still written.
+
+    ``con`` must be outside any transaction: each file is committed on its own, in groups of
+    whole tickers (see the module docstring). ``memory_limit`` is DuckDB's memory limit
+    meanwhile (e.g. ``'512MiB'``; None: left as it is). Returns the summed result.
     """
     results = []
-    with memory_limit(con, STAGING_MEMORY_LIMIT):
+    with duckdb_memory_limit(con, memory_limit):
         for stream in streams:
-            start_delivery(con)
-            _start_rejections(con)
-            for kept, rejected in stream.blocks():
-                stage_delivery_rows(con, kept, stream.source)
-                _stage_rejections(con, rejected)
-            if stream.error is not None:
+            try:
+                result = _store_stream(con, stream, scope, source_priority, run_id)
+            finally:
                 _drop_staging(con)
-                continue
-            _replace_rejections(con, stream.source)
-            results.append(
-                apply_staged_delivery(
-                    con,
-                    source=stream.source,
-                    full_delivery=True,
-                    covered_tickers=sorted(scope),
-                    source_priority=source_priority,
-                    run_id=run_id,
-                )
-            )
-            _drop_staging(con)
-            if stream.complete:
-                record_raw_file(con, **stream.manifest())
+            if result is not None:
+                results.append(result)
     return combine_results(results)
+
+
+def _store_stream(
+    con: duckdb.DuckDBPyConnection,
+    stream: PriceFileStream,
+    scope: Collection[str],
+    source_priority: tuple[str, ...],
+    run_id: str | None,
+) -> DeliveryResult | None:
+    """One file staged and committed (None: unreadable, nothing written)."""
+    start_delivery(con)
+    _start_rejections(con)
+    for kept, rejected in stream.blocks():
+        stage_delivery_rows(con, kept, stream.source)
+        _stage_rejections(con, rejected)
+    if stream.error is not None:
+        return None
+    with transaction(con):
+        _replace_rejections(con, stream.source)
+    result = apply_staged_delivery(
+        con,
+        source=stream.source,
+        full_delivery=True,
+        covered_tickers=sorted(scope),
+        source_priority=source_priority,
+        run_id=run_id,
+        commit_groups=True,
+    )
+    if stream.complete:
+        with transaction(con):
+            record_raw_file(con, **stream.manifest())
+    return result

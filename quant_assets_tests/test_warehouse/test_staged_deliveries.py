@@ -95,7 +95,7 @@ def _in_memory(warehouse: Warehouse, files, scope, priority) -> object:
 
 def _streamed(warehouse: Warehouse, files, scope, priority) -> object:
     streams = price_file_streams(files, scope, chunk_rows=2)
-    with warehouse.transaction() as con:
+    with warehouse.connect() as con:  # each file commits on its own
         return store_price_file_streams(
             con, streams, scope=sorted(scope), source_priority=priority, run_id="r"
         )
