@@ -142,7 +142,10 @@ def big(source: Path, gigabytes: float) -> None:
             f"asset path (price_file_streams + store_price_file_streams, DuckDB file): "
             f"{valid:,} valid + {rejected:,} rejected, {inserted:,} inserted in {took:.0f} s"
         )
-        print(f"peak RSS asset path     {peak / 1e9:6.2f} GB   (goal: < 1 GB)")
+        limit = Warehouse.model_fields["ingest_memory_limit"].default
+        print(
+            f"peak RSS asset path     {peak / 1e9:6.2f} GB   (goal: < 1 GB; DuckDB memory_limit {limit})"
+        )
         print(f"peak RSS pandas.read_csv {bare_peak / 1e9:5.2f} GB")
         print(
             f"ratio asset path / pandas {peak / bare_peak:5.2f}; "
