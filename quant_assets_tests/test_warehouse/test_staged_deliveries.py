@@ -140,3 +140,13 @@ def test_streamed_blocks_write_exactly_what_the_in_memory_path_writes(
     # The rerun of the same files changes nothing on either path.
     again = _streamed(new, files, scope, priority)
     assert again.counts.prices_changed == 0 and again.first_affected.empty
+    # No primary key on prices / delivered_prices: the delivery SQL alone keeps keys unique.
+    for warehouse in (old, new):
+        again = _in_memory(warehouse, files, scope, priority)
+        with warehouse.connect(read_only=True) as con:
+            for table, key in (
+                ("prices", "ticker, date"),
+                ("delivered_prices", "ticker, date, feed"),
+            ):
+                repeated = f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
+                assert con.execute(repeated).fetchone()[0] == 0, table
