@@ -32,9 +32,8 @@ Keys without a PRIMARY KEY: ``prices`` (one row per ticker, date) and ``delivere
 (one per ticker, date, feed) are kept unique by the delivery SQL (every write deletes the keys
 it rewrites first; :mod:`quant_assets.warehouse.deliveries`), as on DuckLake, which takes no
 primary keys, and the blocking ``duplicate_price_keys`` check on ``prices`` catches a breach.
-A primary key's index lives in DuckDB's memory whole: on a 20-million-row file the indexes
-of these two tables alone ran a 256 MiB ``ingest_memory_limit`` out of memory
-(``benchmarks/ingest.py --big``). Warehouses created with the keys keep them (correct, only
+A primary key's ART index must fit in DuckDB's memory: on a 20-million-row file those of
+these two tables are a large share a bounded ``ingest_memory_limit`` cannot spill. Warehouses created with the keys keep them (correct, only
 larger in memory).
 ``adjusted_prices`` (view)
     ``prices`` back-adjusted for every applied action after each row's date: prices divided
