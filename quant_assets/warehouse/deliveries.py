@@ -266,20 +266,31 @@ def _record_feed_rows(con: duckdb.DuckDBPyConnection, feed: str) -> None:
 def _adopt_stored_prices(
     con: duckdb.DuckDBPyConnection, feed: str, covered_tickers: Collection[str] | None
 ) -> None:
-    """Rows written to ``prices`` before feeds were tracked become their feed's delivery."""
+    """Rows written to ``prices`` before feeds were tracked become their feed's delivery.
+
+    With ``covered_tickers`` (a group of a large delivery) only those tickers and the
+    delivery's are looked at, on both sides: the retractions are confined to them, and a scan
+    of every row the feed ever wrote against all of ``delivered_prices`` does not fit a
+    bounded memory limit on a 20-million-row file.
+    """
+    in_group = "{t}.ticker IN (SELECT ticker FROM delivery_incoming) OR list_contains($tickers, {t}.ticker)"
+    if covered_tickers is None:
+        mine = f"({in_group.format(t='p')} OR {_FEED_SQL.format(col='p.source')} = $feed)"
+        theirs = "TRUE"
+    else:
+        mine, theirs = f"({in_group.format(t='p')})", f"({in_group.format(t='d')})"
     con.execute(
         f"""
         INSERT INTO delivered_prices
         SELECT p.ticker, p.date, {_FEED_SQL.format(col="p.source")},
                {", ".join(f"p.{c}" for c in VALUE_COLUMNS)}, p.source, p.ingested_at
         FROM prices AS p
-        WHERE (p.ticker IN (SELECT ticker FROM delivery_incoming)
-               OR list_contains($tickers, p.ticker)
-               OR {_FEED_SQL.format(col="p.source")} = $feed)
+        WHERE {mine}
           AND NOT EXISTS (SELECT 1 FROM delivered_prices AS d
-                          WHERE d.ticker = p.ticker AND d.date = p.date)
+                          WHERE {theirs} AND d.ticker = p.ticker AND d.date = p.date)
         """,
-        {"feed": feed, "tickers": sorted(map(str, covered_tickers or ()))},
+        {"tickers": sorted(map(str, covered_tickers or ()))}
+        | ({"feed": feed} if covered_tickers is None else {}),
     )
 
 
