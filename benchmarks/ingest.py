@@ -10,14 +10,19 @@ suite's bounded count.
 
 ``--big`` (default 1 GB) instead writes a CSV of that size from the real rows (repeated with
 dates shifted by whole weeks and tickers suffixed per copy, so that every row stays valid and
-unique) into a temporary directory, reads it through ``iter_price_chunks`` in a subprocess
-and prints that process's peak RSS (``ru_maxrss``) against the file size (goal: < 1 GB for a
-1 GB file); the file is deleted afterwards.
+unique) into a temporary directory and ingests it THROUGH THE ASSET PATH in a child process:
+what ``price_files`` calls (:func:`~quant_assets.ingest.batches.price_file_streams` and
+:func:`~quant_assets.warehouse.staging.store_price_file_streams` under the warehouse's
+default ``ingest_memory_limit``) on a real DuckDB file in the same temporary directory. It prints that child's
+peak RSS (``ru_maxrss``) beside the peak RSS of a child that only runs a bare
+``pandas.read_csv`` of the same file, and their ratio (goal: < 1 GB for a 1 GB file). The
+temporary directory is deleted afterwards; run it with ``nice -n 10``, it takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -28,9 +33,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from quant_assets.ingest import iter_price_chunks, read_prices
+from quant_assets.ingest import read_prices
+from quant_assets.ingest.batches import price_file_streams
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.prices import replace_rejections, upsert_prices
+from quant_assets.warehouse.staging import store_price_file_streams
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "sp500_5yr_2013_2018.csv.gz"
@@ -53,12 +60,12 @@ def best_of(n: int, fn) -> tuple[float, object]:
     return best, out
 
 
-def write_big_csv(source: Path, target: Path, size_bytes: int) -> int:
+def write_big_csv(source: Path, target: Path, size_bytes: int) -> tuple[int, list[str]]:
     """Write the real rows again and again (dates shifted by 300-week steps, tickers suffixed
-    ``.k``: every row unique) until the file has ``size_bytes``; the number of rows."""
+    ``.k``: every row unique) until the file has ``size_bytes``; the rows and tickers."""
     frame = pd.read_csv(source, dtype={"ticker": str})
     dates = pd.to_datetime(frame["date"])
-    rows, copy = 0, 0
+    rows, copy, tickers = 0, 0, set()
     with target.open("w") as out:
         out.write(",".join(frame.columns) + "\n")
         while target.stat().st_size < size_bytes:
@@ -68,47 +75,81 @@ def write_big_csv(source: Path, target: Path, size_bytes: int) -> int:
             )
             shifted.to_csv(out, header=False, index=False)
             out.flush()
+            tickers |= set(shifted["ticker"].unique())
             rows += len(shifted)
             copy += 1
-    return rows
+    return rows, sorted(tickers)
 
 
-def read_in_chunks(path: str) -> None:
-    """Child process: stream the file, count rows, print peak RSS."""
-    valid = rejected = 0
-    for v, r in iter_price_chunks(path):
-        valid += len(v)
-        rejected += len(r)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    print(f"{valid} {rejected} {peak}")
+def _peak_rss() -> int:
+    """This process's peak resident set size in bytes (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def child_asset_path(csv: str, tickers_file: str, database: str) -> None:
+    """Child process: ingest the file as ``price_files`` does; print counts and peak RSS."""
+    scope = set(json.loads(Path(tickers_file).read_text()))
+    warehouse = Warehouse(path=database)
+    streams = price_file_streams([("raw/big_prices.csv", Path(csv))], scope)
+    with warehouse.connect() as con:  # as price_files: each file commits on its own
+        written = store_price_file_streams(
+            con,
+            streams,
+            scope=sorted(scope),
+            run_id="bench",
+            memory_limit=warehouse.ingest_memory_limit or None,
+        )
+    if streams[0].error:
+        raise SystemExit(streams[0].error)
+    summary = streams[0].summary
+    print(summary.rows_valid, summary.rows_rejected, written.counts.inserted, _peak_rss())
+
+
+def child_pandas(csv: str) -> None:
+    """Child process: a bare ``pandas.read_csv`` of the file; print rows and peak RSS."""
+    print(len(pd.read_csv(csv)), _peak_rss())
+
+
+def _child(*args: str) -> tuple[list[int], float]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise SystemExit(done.stderr[-4000:])
+    return [int(x) for x in done.stdout.split()], time.perf_counter() - start
 
 
 def big(source: Path, gigabytes: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "big_prices.csv"
+        path, tickers = Path(tmp) / "big_prices.csv", Path(tmp) / "tickers.json"
         start = time.perf_counter()
-        rows = write_big_csv(source, path, int(gigabytes * 1e9))
+        rows, names = write_big_csv(source, path, int(gigabytes * 1e9))
+        tickers.write_text(json.dumps(names))
         size = path.stat().st_size
         print(
-            f"wrote {path.name}: {size / 1e9:.2f} GB, {rows:,} rows "
+            f"wrote {path.name}: {size / 1e9:.2f} GB, {rows:,} rows, {len(names):,} tickers "
             f"({time.perf_counter() - start:.0f} s)",
             flush=True,
         )
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, __file__, "--read-in-chunks", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
+        (bare_rows, bare_peak), bare_s = _child("--child-pandas", str(path))
+        print(f"pandas.read_csv (bare): {bare_rows:,} rows in {bare_s:.0f} s", flush=True)
+        database = str(Path(tmp) / "warehouse.duckdb")
+        (valid, rejected, inserted, peak), took = _child(
+            "--child-asset-path", str(path), str(tickers), database
         )
-        took = time.perf_counter() - start
-        if done.returncode:
-            raise SystemExit(done.stderr)
-        valid, rejected, peak = (int(x) for x in done.stdout.split())
-        print(f"iter_price_chunks: {valid:,} valid + {rejected:,} rejected in {took:.0f} s")
         print(
-            f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file "
-            f"(ratio {peak / size:.2f}; goal: < 1 GB)"
+            f"asset path (price_file_streams + store_price_file_streams, DuckDB file): "
+            f"{valid:,} valid + {rejected:,} rejected, {inserted:,} inserted in {took:.0f} s"
+        )
+        limit = Warehouse.model_fields["ingest_memory_limit"].default
+        print(
+            f"peak RSS asset path     {peak / 1e9:6.2f} GB   (goal: < 1 GB; DuckDB memory_limit {limit})"
+        )
+        print(f"peak RSS pandas.read_csv {bare_peak / 1e9:5.2f} GB")
+        print(
+            f"ratio asset path / pandas {peak / bare_peak:5.2f}; "
+            f"asset path / file size {peak / size:5.2f} ({size / 1e9:.2f} GB file)"
         )
 
 
@@ -123,12 +164,16 @@ def main() -> None:
         nargs="?",
         const=1.0,
         default=None,
-        help="peak memory of a streamed CSV of this many GB (default 1)",
+        help="peak RSS of ingesting a CSV of this many GB through the asset path (default 1)",
     )
-    parser.add_argument("--read-in-chunks", help=argparse.SUPPRESS)
+    parser.add_argument("--child-asset-path", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-pandas", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.read_in_chunks:
-        read_in_chunks(args.read_in_chunks)
+    if args.child_asset_path:
+        child_asset_path(*args.child_asset_path)
+        return
+    if args.child_pandas:
+        child_pandas(args.child_pandas)
         return
     if not args.data.exists():
         raise SystemExit(f"benchmark data not found: {args.data} (needs ../shared/data)")

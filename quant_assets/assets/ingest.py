@@ -2,7 +2,8 @@
 
 ``price_files`` (ticker partitions) and ``fmp_daily_bars`` (trading-day partitions) each read
 and validate their rows and write them in one transaction, one *delivery* per file or FMP run
-(:mod:`quant_assets.warehouse.deliveries`): sources reconciled (the warehouse resource's
+(:mod:`quant_assets.warehouse.deliveries`; a file is read in blocks and staged in the
+warehouse block by block, :mod:`quant_assets.warehouse.staging`, so memory stays bounded): sources reconciled (the warehouse resource's
 ``source_priority``), corrections and retractions kept in ``price_revisions``, bad rows in
 ``rejected_rows``. Each reports ``first_affected_date``, the earliest day whose price it
 changed, which the evening schedule recomputes downstream from.
@@ -34,12 +35,14 @@ from pydantic import Field, StringConstraints
 
 from quant_assets.ingest import TICKER_PATTERN
 from quant_assets.ingest.batches import (
+    PREVIEW_ROWS,
     FMPFetch,
     IngestBatch,
+    RowsSummary,
     fetch_fmp_bars,
     fmp_bars_batch,
     fmp_rejections,
-    read_price_files,
+    price_file_streams,
 )
 from quant_assets.ingest.seed import BENCHMARK_TICKER
 from quant_assets.partitions import (
@@ -66,11 +69,10 @@ from quant_assets.warehouse.prices import (
     instrument_tickers,
     refresh_instruments,
     store_fetched_bars,
-    store_price_files,
     summarize_prices,
 )
+from quant_assets.warehouse.staging import store_price_file_streams
 
-PREVIEW_ROWS = 10
 MAX_FILES_PER_RUN = 10_000
 # At most one FMP request per ticker: a run of this many takes well under an hour at FMP's
 # rate limits (with the bulk endpoint, one request per day whatever the number of tickers).
@@ -92,14 +94,13 @@ FIRST_AFFECTED_DATE = "first_affected_date"
 '' when none; the evening schedule recomputes factors and what follows from the earliest one."""
 
 
-def _batch_metadata(batch: IngestBatch, written: DeliveryResult) -> dict[str, object]:
-    valid, rejected = batch.valid_frame(), batch.rejected_frame()
+def _batch_metadata(read: RowsSummary, written: DeliveryResult) -> dict[str, object]:
     counts = written.counts
     first_changed = min(written.first_affected_dates().values(), default=None)
     meta: dict[str, object] = {
-        "rows_read": batch.rows_read,
-        "rows_valid": batch.rows_read - len(rejected),
-        "rows_rejected": len(rejected),
+        "rows_read": read.rows_read,
+        "rows_valid": read.rows_valid,
+        "rows_rejected": read.rows_rejected,
         "rows_inserted": counts.inserted,
         "rows_updated": counts.corrected,
         "rows_unchanged": counts.unchanged,
@@ -107,19 +108,18 @@ def _batch_metadata(batch: IngestBatch, written: DeliveryResult) -> dict[str, ob
         "source_conflicts": counts.conflicts,
         "prices_changed": counts.prices_changed,
         FIRST_AFFECTED_DATE: first_changed.isoformat() if first_changed else "",
-        "rows_outside_partitions": batch.rows_out_of_scope,
-        "tickers": int(valid["ticker"].nunique()) if len(valid) else 0,
+        "rows_outside_partitions": read.rows_out_of_scope,
+        "tickers": len(read.tickers),
     }
-    if len(valid):
-        meta["first_date"] = valid["date"].min().date().isoformat()
-        meta["last_date"] = valid["date"].max().date().isoformat()
-        preview = valid.sort_values(["ticker", "date"]).head(PREVIEW_ROWS)
-        meta["preview"] = MetadataValue.md(preview.to_markdown(index=False))
-    if len(rejected):
-        by_rule = rejected["rule"].value_counts().rename_axis("rule").reset_index()
+    if read.first_date is not None:
+        meta["first_date"] = read.first_date.date().isoformat()
+        meta["last_date"] = read.last_date.date().isoformat()
+        meta["preview"] = MetadataValue.md(read.preview.to_markdown(index=False))
+    if read.rows_rejected:
+        by_rule = pd.Series(read.rejected_by_rule, name="count").rename_axis("rule")
+        by_rule = by_rule.sort_values(ascending=False, kind="stable").reset_index()
         meta["rejected_by_rule"] = MetadataValue.md(by_rule.to_markdown(index=False))
-        shown = rejected[["source", "location", "rule", "reason"]].head(PREVIEW_ROWS)
-        meta["rejected_preview"] = MetadataValue.md(shown.to_markdown(index=False))
+        meta["rejected_preview"] = MetadataValue.md(read.rejected_preview.to_markdown(index=False))
     return meta
 
 
@@ -159,37 +159,42 @@ def price_files(
     """Validated daily bars of the run's tickers, read from the files in ``data/raw``.
 
     Every row read lands in ``prices`` or, with the rule it broke, in ``rejected_rows``. The
-    raw files are only read. A file named in config that cannot be read fails the run with
-    its name and the reason; while scanning the whole folder, such a file is reported and the
-    other files are still ingested.
+    raw files are only read. Each file is written in its own transactions (memory stays
+    bounded whatever its size) and a file that cannot be read writes nothing: the other files
+    are still ingested. Such a file named in config fails the run with its name and the
+    reason; while scanning the whole folder, it is reported in the metadata.
     """
     try:
         paths = [raw_files.resolve(p) for p in config.paths] or raw_files.list_files()
     except UnsafePathError as exc:
         raise Failure(str(exc)) from exc
-    read = read_price_files(
+    streams = price_file_streams(
         [(raw_files.source_name(p), p) for p in paths], set(context.partition_keys)
     )
-    if config.paths and read.unreadable:
-        raise Failure(f"cannot ingest {read.unreadable[0]}")
-    for problem in read.unreadable:
-        context.log.error(f"skipped {problem}")
-    for m in (f.manifest for f in read.files):
-        context.log.info(f"{m['path']}: {m['rows_read']} rows read, {m['rows_rejected']} rejected")
-
-    with warehouse.transaction() as con:
-        written = store_price_files(
+    with warehouse.connect() as con:  # each file commits on its own (bounded memory)
+        written = store_price_file_streams(
             con,
-            read.files,
+            streams,
             scope=context.partition_keys,
             source_priority=tuple(warehouse.source_priority),
             run_id=context.run_id,
+            memory_limit=warehouse.ingest_memory_limit or None,
         )
-
-    meta = _batch_metadata(read.batch, written)
-    meta["files"] = _bullets([f.manifest["path"] for f in read.files])
-    if read.unreadable:
-        meta["unreadable_files"] = _bullets(read.unreadable)
+    unreadable = [s.error for s in streams if s.error is not None]
+    if config.paths and unreadable:  # the readable files have landed
+        raise Failure(f"cannot ingest {'; '.join(unreadable)}")
+    for problem in unreadable:
+        context.log.error(f"skipped {problem}")
+    read = RowsSummary()
+    for s in (s for s in streams if s.error is None):
+        read.merge(s.summary)
+        context.log.info(
+            f"{s.source}: {s.summary.rows_read} rows read, {s.summary.rows_rejected} rejected"
+        )
+    meta = _batch_metadata(read, written)
+    meta["files"] = _bullets([s.source for s in streams if s.error is None])
+    if unreadable:
+        meta["unreadable_files"] = _bullets(unreadable)
     return MaterializeResult(metadata=meta)
 
 
@@ -249,7 +254,7 @@ def fmp_daily_bars(
     batch = fmp_bars_batch(fetch)
     written = _store_fetch(context, warehouse, fetch, batch, (start, end))
 
-    meta = _batch_metadata(batch, written)
+    meta = _batch_metadata(batch.summary(), written)
     meta["window"] = f"{start.isoformat()}..{end.isoformat()}"
     meta["tickers_requested"] = len(tickers)
     meta["fmp_requests"] = fetch.requests

@@ -11,7 +11,9 @@ daemon would, materializing ``price_files`` and ``prices`` in the Dagster instan
 content the warehouse already holds needs no run. The counts come from the warehouse's
 ``raw_files`` manifest.
 
-One line per file: ``<path>: valid N, rejected M`` or ``<path>: refused: <reason>``.
+One line per file: ``<path>: valid N, rejected M`` or ``<path>: refused: <reason>``. Whatever
+goes wrong with one file (the reader's refusal, a failed run, even an unexpected exception) is
+that file's line; the other files are still ingested.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def why_refused(path: Path) -> str:
         tickers = peek_tickers(path)
     except (UnsupportedFileError, ValueError) as exc:
         return str(exc).replace(f"{path}: ", "")
+    except Exception as exc:  # noqa: BLE001 (the line names the file, the others go on)
+        return f"{type(exc).__name__}: {exc}".replace(f"{path}: ", "")
     bad = sorted(t for t in tickers if not re.match(TICKER_PATTERN, t))
     if not tickers:
         return "no ticker found in the file"
@@ -115,19 +119,30 @@ def ingest(instance, resources: dict[str, Any], paths: list[Path]) -> list[FileO
     raw_files: RawFileStore = resources["raw_files"]
     chosen, refused = choose_files(raw_files, paths)
     requests = run_requests_by_file(register_tickers(instance, resources))
-    failures = {
-        path: run_file(instance, resources, requests.get(raw_files.relative(path), []))
-        for path in chosen
-    }
+    failures = {path: _run_guarded(instance, resources, requests, path) for path in chosen}
     with resources["warehouse"].connect(read_only=True) as con:
         counts = file_counts(con, [raw_files.source_name(p) for p in chosen])
     outcomes = list(refused)
     for path in chosen:
-        recorded = counts.get(raw_files.source_name(path))
-        if failures[path] is not None:
-            outcomes.append(FileOutcome(str(path), refused=failures[path]))
-        elif recorded is None or recorded.sha256 != file_sha256(path):
-            outcomes.append(FileOutcome(str(path), refused=why_refused(path)))
-        else:
-            outcomes.append(FileOutcome(str(path), recorded.rows_valid, recorded.rows_rejected))
+        try:
+            outcomes.append(_outcome(path, failures[path], counts.get(raw_files.source_name(path))))
+        except Exception as exc:  # noqa: BLE001 (the line names the file, the others go on)
+            outcomes.append(FileOutcome(str(path), refused=f"{type(exc).__name__}: {exc}"))
     return outcomes
+
+
+def _run_guarded(instance, resources: dict[str, Any], requests: dict, path: Path) -> str | None:
+    """:func:`run_file` for one file; an exception becomes its failure, not the command's."""
+    try:
+        relative = resources["raw_files"].relative(path)
+        return run_file(instance, resources, requests.get(relative, []))
+    except Exception as exc:  # noqa: BLE001 (one file's failure never stops the others)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _outcome(path: Path, failure: str | None, recorded) -> FileOutcome:
+    if failure is not None:
+        return FileOutcome(str(path), refused=failure)
+    if recorded is None or recorded.sha256 != file_sha256(path):
+        return FileOutcome(str(path), refused=why_refused(path))
+    return FileOutcome(str(path), recorded.rows_valid, recorded.rows_rejected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ __all__ = [
     "UnsupportedFileError",
     "CHUNK_ROWS",
     "fmp_payload_to_raw",
+    "ValidatedChunk",
     "iter_price_chunks",
+    "iter_validated_chunks",
     "parse_dates",
     "peek_tickers",
     "read_prices",
@@ -84,8 +87,26 @@ def read_prices(
     return valid, rejected
 
 
+@dataclass(frozen=True)
+class ValidatedChunk:
+    """One piece of a file read in blocks: its ``valid`` and ``rejected`` rows, plus what the
+    manifest needs of the raw rows behind them: how many (``rows_read``; 0 for the last piece
+    of held-back duplicates, whose rows were counted in their own blocks), the layout and the
+    file's tickers as written (stripped, upper case; a missing one is ``NAN``)."""
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+    rows_read: int
+    layout: str
+    tickers: frozenset[str]
+
+
 def iter_price_chunks(
-    path: str | Path, *, rows: int = CHUNK_ROWS, as_of: dt.date | None = None
+    path: str | Path,
+    *,
+    rows: int = CHUNK_ROWS,
+    as_of: dt.date | None = None,
+    source: str | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """``(valid, rejected)`` of a price file, one block of about ``rows`` lines at a time.
 
@@ -96,18 +117,43 @@ def iter_price_chunks(
     occurs more than once in the file are held back and judged together in one last piece
     (the only rows kept in memory beyond a block). Joined, the pieces hold exactly the rows of
     :func:`read_prices` (valid rows in file order, except those of repeated keys, last).
+    ``source`` names the file in the rows (default: the path as given).
 
-    Meant for the ``price_files`` asset: upsert each ``valid`` and append each ``rejected``
-    as it comes, in one transaction per file (or replace the file's rejections first).
+    The ``price_files`` asset stages each piece in the warehouse as it comes
+    (:func:`iter_validated_chunks`, :mod:`quant_assets.warehouse.staging`).
     """
+    for chunk in iter_validated_chunks(path, rows=rows, as_of=as_of, source=source):
+        yield chunk.valid, chunk.rejected
+
+
+def iter_validated_chunks(
+    path: str | Path,
+    *,
+    rows: int = CHUNK_ROWS,
+    as_of: dt.date | None = None,
+    source: str | None = None,
+) -> Iterator[ValidatedChunk]:
+    """:func:`iter_price_chunks` with the raw rows' count, layout and tickers of each block."""
     held = []
-    for chunk in iter_raw_chunks(path, rows=rows):
+    layout = ""
+    for chunk in iter_raw_chunks(path, rows=rows, source=source):
         raw = chunk.raw
+        layout = raw.layout
+        tickers = _naming_the_file(path, lambda raw=raw: _written_tickers(raw.frame["ticker"]))
+        count = len(raw)
         hold = np.isin(chunk.keys, chunk.repeated) if len(chunk.repeated) else None
         if hold is not None and hold.any():
             held.append(take_rows(raw, np.flatnonzero(hold), materialize=True))
             raw = take_rows(raw, np.flatnonzero(~hold))
-        yield _naming_the_file(path, lambda raw=raw: validate_prices(raw, as_of=as_of))
+        valid, rejected = _naming_the_file(path, lambda raw=raw: validate_prices(raw, as_of=as_of))
+        yield ValidatedChunk(valid, rejected, count, layout, tickers)
     if held:
         together = concat_rows(held)
-        yield _naming_the_file(path, lambda: validate_prices(together, as_of=as_of))
+        valid, rejected = _naming_the_file(path, lambda: validate_prices(together, as_of=as_of))
+        yield ValidatedChunk(valid, rejected, 0, layout, frozenset())
+
+
+def _written_tickers(tickers: pd.Series) -> frozenset[str]:
+    """The distinct tickers of a column as written: stripped, upper case, blanks left out."""
+    distinct = pd.Series(tickers.astype(str).unique(), dtype=object)
+    return frozenset(distinct.str.strip().str.upper()) - {""}

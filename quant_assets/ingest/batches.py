@@ -1,15 +1,19 @@
-"""One run's worth of price files or FMP replies, read and validated before a single write.
+"""One run's worth of price files or FMP replies, read and validated for a single write.
 
-The ingest assets call one function here, write the result through
-:mod:`quant_assets.warehouse.prices` in one transaction, and report it. Nothing here touches
-the warehouse or Dagster.
+The ``price_files`` asset opens one :class:`PriceFileStream` per file
+(:func:`price_file_streams`): each file is read and validated in blocks as the warehouse
+stages it (:mod:`quant_assets.warehouse.staging`), so a file is never whole in memory. FMP
+replies are small and read whole (:func:`fetch_fmp_bars`, :func:`fmp_bars_batch`).
+:func:`read_price_files` is the in-memory reading of files (every file's rows at once), kept
+as the reference the streamed path is checked against. Nothing here touches the warehouse or
+Dagster; each read's :class:`RowsSummary` is what the assets report.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from quant_assets.ingest import iter_validated_chunks
 from quant_assets.ingest.readers import (
     PRICE_FIELDS,
     RawPrices,
@@ -27,6 +32,77 @@ from quant_assets.ingest.readers import (
 from quant_assets.ingest.validation import REJECTED_COLUMNS, quarantined_rows, validate_prices
 from quant_assets.resources.fmp import FMPError, FMPNotFoundError, FMPPayloadError
 from quant_assets.resources.raw_files import file_sha256
+
+STREAM_BLOCK_ROWS = 50_000
+"""Lines per block when the ``price_files`` asset streams a file: about 60 MB of memory for
+the reader's working set, whatever the file's size (see benchmarks/ingest.py --big)."""
+PREVIEW_ROWS = 10
+"""Rows a summary shows: the first valid rows by (ticker, date), the first rejected rows."""
+_REJECTED_SHOWN = ["source", "location", "rule", "reason"]
+
+
+def _first_rows(valid: pd.DataFrame) -> pd.DataFrame:
+    """The first :data:`PREVIEW_ROWS` rows by (ticker, date), tickers as text.
+
+    Only the rows of the smallest tickers are sorted, so a block costs one pass."""
+    tickers = valid["ticker"].astype(str)
+    smallest = np.sort(tickers.unique())[:PREVIEW_ROWS]
+    rows = valid[tickers.isin(smallest).to_numpy()].assign(ticker=tickers)
+    return rows.sort_values(["ticker", "date"], kind="stable").head(PREVIEW_ROWS)
+
+
+@dataclass
+class RowsSummary:
+    """What one or more sources read, without their rows: counts, tickers, dates, previews.
+
+    ``rows_valid`` counts every valid row, ``tickers``/``first_date``/``last_date``/``preview``
+    the valid rows kept (of the run's tickers); ``rows_out_of_scope`` the valid rows left out.
+    """
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_rejected: int = 0
+    rows_out_of_scope: int = 0
+    tickers: set[str] = field(default_factory=set)
+    first_date: pd.Timestamp | None = None
+    last_date: pd.Timestamp | None = None
+    preview: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    rejected_preview: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def add(self, kept: pd.DataFrame, rejected: pd.DataFrame, valid_rows: int) -> None:
+        """Count one block: ``kept`` valid rows of the run's tickers out of ``valid_rows``."""
+        self.rows_valid += valid_rows
+        self.rows_out_of_scope += valid_rows - len(kept)
+        part = RowsSummary(rows_rejected=len(rejected))
+        if len(kept):
+            part.tickers = set(kept["ticker"].astype(str).unique())
+            part.first_date, part.last_date = kept["date"].min(), kept["date"].max()
+            part.preview = _first_rows(kept)
+        if len(rejected):
+            counts = rejected["rule"].value_counts(sort=False)
+            part.rejected_by_rule = {str(k): int(v) for k, v in counts.items()}
+            part.rejected_preview = rejected[_REJECTED_SHOWN].head(PREVIEW_ROWS)
+        self.merge(part)
+
+    def merge(self, other: RowsSummary) -> None:
+        """Add another source's (or block's) summary to this one."""
+        self.rows_read += other.rows_read
+        self.rows_valid += other.rows_valid
+        self.rows_rejected += other.rows_rejected
+        self.rows_out_of_scope += other.rows_out_of_scope
+        self.tickers |= other.tickers
+        firsts = [d for d in (self.first_date, other.first_date) if d is not None]
+        lasts = [d for d in (self.last_date, other.last_date) if d is not None]
+        self.first_date, self.last_date = min(firsts, default=None), max(lasts, default=None)
+        if len(other.preview):
+            both = [f for f in (self.preview, other.preview) if len(f)]
+            self.preview = _first_rows(pd.concat(both, ignore_index=True))
+        for rule, count in other.rejected_by_rule.items():
+            self.rejected_by_rule[rule] = self.rejected_by_rule.get(rule, 0) + count
+        if len(other.rejected_preview) and len(self.rejected_preview) < PREVIEW_ROWS:
+            both = [f for f in (self.rejected_preview, other.rejected_preview) if len(f)]
+            self.rejected_preview = pd.concat(both, ignore_index=True).head(PREVIEW_ROWS)
 
 
 @dataclass
@@ -59,6 +135,13 @@ class IngestBatch:
     def rejected_frame(self) -> pd.DataFrame:
         frames = [f for f in self.rejected if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self) -> RowsSummary:
+        """The batch's :class:`RowsSummary`."""
+        out = RowsSummary(rows_read=self.rows_read)
+        rejected = self.rejected_frame()
+        out.add(self.valid_frame(), rejected, self.rows_read - len(rejected))
+        return out
 
 
 @dataclass(frozen=True)
@@ -117,6 +200,70 @@ def read_price_files(files: Iterable[tuple[str, Path]], scope: set[str]) -> File
         )
         out.files.append(FileRead(manifest, kept, rejected, complete=file_tickers <= scope))
     return out
+
+
+@dataclass
+class PriceFileStream:
+    """One raw file, read and validated block by block as :meth:`blocks` is iterated.
+
+    Each block yields ``(kept, rejected)``: its valid rows of the run's tickers (``scope``)
+    and its rejected rows. While it is read, ``summary`` counts what came; afterwards
+    :meth:`manifest` is the file's manifest row and :attr:`complete` says whether the run's
+    tickers covered every ticker of the file. A file that cannot be read, whatever the reader
+    raises, stops its blocks and leaves ``error`` (``"source: reason"``); what it yielded
+    before must then be dropped, and the other files are still read.
+    """
+
+    source: str
+    path: Path
+    scope: set[str]
+    chunk_rows: int = STREAM_BLOCK_ROWS
+    summary: RowsSummary = field(default_factory=RowsSummary)
+    file_tickers: set[str] = field(default_factory=set)
+    layout: str = ""
+    error: str | None = None
+
+    def blocks(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """``(kept, rejected)`` per block; read once (a second call starts over, counts reset)."""
+        self.summary, self.file_tickers, self.error = RowsSummary(), set(), None
+        chunks = iter_validated_chunks(self.path, rows=self.chunk_rows, source=self.source)
+        try:
+            for chunk in chunks:
+                self.summary.rows_read += chunk.rows_read
+                self.file_tickers |= chunk.tickers
+                self.layout = chunk.layout
+                valid = chunk.valid
+                kept = valid[valid["ticker"].astype(str).isin(self.scope).to_numpy()]
+                self.summary.add(kept, chunk.rejected, len(valid))
+                yield kept, chunk.rejected
+        except UnsupportedFileError as exc:
+            self.error = f"{self.source}: {exc}"
+        except Exception as exc:  # noqa: BLE001 (one bad file never stops the others)
+            self.error = f"{self.source}: {type(exc).__name__}: {exc}"
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and self.file_tickers <= self.scope
+
+    def manifest(self) -> dict[str, Any]:
+        """The file's ``raw_files`` row (once :meth:`blocks` is exhausted); hashes the file."""
+        return dict(
+            path=self.source,
+            sha256=file_sha256(self.path),
+            size_bytes=self.path.stat().st_size,
+            layout=self.layout,
+            rows_read=self.summary.rows_read,
+            rows_valid=self.summary.rows_valid,
+            rows_rejected=self.summary.rows_rejected,
+            tickers=sorted(self.file_tickers),
+        )
+
+
+def price_file_streams(
+    files: Iterable[tuple[str, Path]], scope: set[str], chunk_rows: int = STREAM_BLOCK_ROWS
+) -> list[PriceFileStream]:
+    """One :class:`PriceFileStream` per ``(source name, path)``, nothing read yet."""
+    return [PriceFileStream(source, Path(path), set(scope), chunk_rows) for source, path in files]
 
 
 class EodSource(Protocol):

@@ -1525,7 +1525,13 @@ def _first_pass(path: Path, rows: int, source: str) -> tuple[_FileFacts, _Keys, 
     for i, text_keys in enumerate(key_blocks):  # block by block: one copy of the keys at most
         final = keyer.final(text_keys)
         key_blocks[i] = final[final >= 0]
-    keys = np.concatenate(key_blocks) if key_blocks else np.array([], dtype=np.int64)
+    # Moved into one array block by block (not np.concatenate, which holds both copies).
+    keys = np.empty(sum(len(k) for k in key_blocks), dtype=np.int64)
+    at = 0
+    for i, block_keys in enumerate(key_blocks):
+        keys[at : at + len(block_keys)] = block_keys
+        at += len(block_keys)
+        key_blocks[i] = None
     key_blocks.clear()
     keys.sort()
     repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])

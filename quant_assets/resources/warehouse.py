@@ -12,7 +12,9 @@ DuckDB lets one process write a database file at a time. Writers therefore (a) r
 ``warehouse`` concurrency pool (limit 1, see ``dagster_home/dagster.yaml``) and (b) retry the
 lock with exponential backoff here, so two runs that still meet (multiprocess executor, a
 sensor's run beside a backfill) wait instead of failing. Every write happens inside a
-transaction: a killed run leaves the previous state, never half a write.
+transaction: a killed run leaves what the last commit left, never half a transaction
+(``price_files`` commits each file in groups of whole tickers to bound its memory: see
+:mod:`quant_assets.warehouse.staging`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from quant_assets.warehouse.ducklake import open_ducklake, reattach_read_only
 from quant_assets.warehouse.schema import create_schema
 
 log = logging.getLogger(__name__)
+
+DEFAULT_INGEST_MEMORY_LIMIT = "384MiB"
+MEMORY_LIMIT_PATTERN = r"^$|^[0-9]+(\.[0-9]+)? ?([KMGT]i?B)$"
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -71,6 +76,9 @@ class Warehouse(ConfigurableResource):
     source_priority
         How the price writers resolve sources that disagree on a (ticker, date) (see
         :mod:`quant_assets.warehouse.deliveries`); empty: every such conflict is quarantined.
+    ingest_memory_limit
+        DuckDB's memory limit while price files are written (see
+        :mod:`quant_assets.warehouse.staging`); empty: DuckDB's default.
     """
 
     backend: Literal["duckdb", "ducklake"] = Field(
@@ -120,6 +128,16 @@ class Warehouse(ConfigurableResource):
         "source's row is kept and the other is logged in price_revisions (kind "
         "source_priority). Empty (default): conflicting rows are all quarantined in "
         "rejected_rows (rule source_conflict) and no price is kept for that day.",
+    )
+
+    ingest_memory_limit: Annotated[str, StringConstraints(pattern=MEMORY_LIMIT_PATTERN)] = Field(
+        default=DEFAULT_INGEST_MEMORY_LIMIT,
+        description="DuckDB's memory limit while the price_files asset stages and writes "
+        "files, as a number and a unit (KB, MB, GB, KiB, MiB, GiB), e.g. '384MiB' (default) "
+        "or '2GiB'; DuckDB spills what does not fit to its temp folder, so a larger file "
+        "takes longer, not more memory. With the default, a 1 GB CSV is ingested in well "
+        "under 1 GB of resident memory (benchmarks/ingest.py --big). Empty: DuckDB's own "
+        "limit (80 % of the machine's RAM).",
     )
 
     @contextlib.contextmanager

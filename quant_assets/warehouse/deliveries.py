@@ -26,16 +26,22 @@ with :func:`apply_delivery` (instead of a last-writer-wins upsert), which follow
 Re-applying the same delivery changes nothing. Every function runs inside the caller's
 transaction (:meth:`quant_assets.resources.warehouse.Warehouse.transaction`).
 
-Recomputing what a delivery changed: :class:`DeliveryResult` carries the (ticker, date) keys
-whose ``prices`` row was inserted, changed or withdrawn; :func:`affected_days` reads the same
+Large deliveries are staged block by block (:func:`start_delivery`,
+:func:`stage_delivery_rows`, :func:`apply_staged_delivery`; the ``price_files`` asset does so
+through :mod:`quant_assets.warehouse.staging`) and applied in SQL, never whole in memory;
+:func:`apply_delivery` is the same for rows already in a DataFrame.
+
+Recomputing what a delivery changed: :class:`DeliveryResult` carries, per ticker, the earliest
+date whose ``prices`` row was inserted, changed or withdrawn; :func:`affected_days` reads the same
 from the tables for everything since a moment (a run's start), for the daily run to
 recompute factors, predictions and backtests from each ticker's earliest affected day.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -80,32 +86,37 @@ class DeliveryCounts:
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """Counts plus the (ticker, date) keys whose ``prices`` row changed (columns ticker, date)."""
+    """Counts plus, per ticker, the earliest date whose ``prices`` row changed
+    (``first_affected``: columns ticker, date; one row per ticker, sorted by ticker).
+
+    One row per ticker, not per changed key: a first load of a 20-million-row file changes
+    20 million keys, and the recomputation only needs where each ticker's starts.
+    """
 
     counts: DeliveryCounts
-    affected: pd.DataFrame
+    first_affected: pd.DataFrame
 
     def first_affected_dates(self) -> dict[str, dt.date]:
         """``{ticker: earliest changed date}``: where each ticker's recomputation must start."""
-        if self.affected.empty:
-            return {}
-        first = self.affected.groupby("ticker", sort=True)["date"].min()
-        return {str(t): pd.Timestamp(d).date() for t, d in first.items()}
+        return {
+            str(t): pd.Timestamp(d).date()
+            for t, d in zip(self.first_affected["ticker"], self.first_affected["date"], strict=True)
+        }
+
+
+def _no_affected() -> pd.DataFrame:
+    return pd.DataFrame({"ticker": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]")})
 
 
 def combine_results(results: list[DeliveryResult]) -> DeliveryResult:
-    """The sum of several deliveries' results (one run's files), affected keys deduplicated."""
+    """The sum of several deliveries' results (one run's files), the earliest date per ticker."""
     fields = DeliveryCounts.__dataclass_fields__
     counts = DeliveryCounts(**{f: sum(getattr(r.counts, f) for r in results) for f in fields})
-    frames = [r.affected for r in results if len(r.affected)]
-    affected = (
-        pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            {"ticker": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]")}
-        )
-    )
-    return DeliveryResult(counts, affected)
+    frames = [r.first_affected for r in results if len(r.first_affected)]
+    if not frames:
+        return DeliveryResult(counts, _no_affected())
+    first = pd.concat(frames, ignore_index=True).groupby("ticker", sort=True)["date"].min()
+    return DeliveryResult(counts, first.reset_index())
 
 
 def _rank_sql(feed: str) -> str:
@@ -131,28 +142,52 @@ def _distinct_sql(a: str, b: str) -> str:
     return " OR ".join(f"{a}.{c} IS DISTINCT FROM {b}.{c}" for c in VALUE_COLUMNS)
 
 
-def _load_incoming(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, source: str) -> None:
+INCOMING_TABLE = "delivery_incoming"
+"""The temp table a delivery's rows are staged in (:func:`start_delivery`)."""
+
+
+def start_delivery(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty ``delivery_incoming`` table for a delivery staged block by block.
+
+    Stage rows with :func:`stage_delivery_rows` (as many times as there are blocks), then
+    apply them with :func:`apply_staged_delivery`: the delivery is never whole in memory.
+    """
+    values = ", ".join(f"{c} DOUBLE" for c in VALUE_COLUMNS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {INCOMING_TABLE} "
+        f"(ticker VARCHAR, date DATE, {values}, source VARCHAR, feed VARCHAR)"
+    )
+
+
+def stage_delivery_rows(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, source: str) -> None:
+    """Append validated rows to ``delivery_incoming``; a missing ``source`` column means
+    every row is ``source``. Tickers are stored stripped and upper case, dates as days."""
+    if rows.empty:
+        return
     frame = rows if "source" in rows.columns else rows.assign(source=source)
     con.register("delivery_rows", frame)
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE delivery_incoming AS "
-            "SELECT upper(trim(CAST(ticker AS VARCHAR))) AS ticker, CAST(date AS DATE) AS date, "
-            + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in VALUE_COLUMNS)
-            + ", CAST(source AS VARCHAR) AS source, "
+            f"INSERT INTO {INCOMING_TABLE} "
+            "SELECT upper(trim(CAST(ticker AS VARCHAR))), CAST(date AS DATE), "
+            + ", ".join(f"CAST({c} AS DOUBLE)" for c in VALUE_COLUMNS)
+            + ", CAST(source AS VARCHAR), "
             + _FEED_SQL.format(col="CAST(source AS VARCHAR)")
-            + " AS feed FROM delivery_rows"
+            + " FROM delivery_rows"
         )
     finally:
         con.unregister("delivery_rows")
-    feeds = {r[0] for r in con.execute("SELECT DISTINCT feed FROM delivery_incoming").fetchall()}
+
+
+def _check_incoming(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    feeds = {r[0] for r in con.execute(f"SELECT DISTINCT feed FROM {INCOMING_TABLE}").fetchall()}
     if feeds - {feed_of(source)}:
         raise ValueError(
             f"delivery {source!r} holds rows of other feeds {sorted(feeds - {feed_of(source)})}: "
             "apply one delivery per file or per FMP batch"
         )
     dup = con.execute(
-        "SELECT ticker, date FROM delivery_incoming GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+        f"SELECT ticker, date FROM {INCOMING_TABLE} GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
     ).fetchone()
     if dup:
         raise ValueError(f"delivery {source!r} holds {dup[0]} {dup[1]} more than once")
@@ -231,20 +266,31 @@ def _record_feed_rows(con: duckdb.DuckDBPyConnection, feed: str) -> None:
 def _adopt_stored_prices(
     con: duckdb.DuckDBPyConnection, feed: str, covered_tickers: Collection[str] | None
 ) -> None:
-    """Rows written to ``prices`` before feeds were tracked become their feed's delivery."""
+    """Rows written to ``prices`` before feeds were tracked become their feed's delivery.
+
+    With ``covered_tickers`` (a group of a large delivery) only those tickers and the
+    delivery's are looked at, on both sides: the retractions are confined to them, and a scan
+    of every row the feed ever wrote against all of ``delivered_prices`` does not fit a
+    bounded memory limit on a 20-million-row file.
+    """
+    in_group = "{t}.ticker IN (SELECT ticker FROM delivery_incoming) OR list_contains($tickers, {t}.ticker)"
+    if covered_tickers is None:
+        mine = f"({in_group.format(t='p')} OR {_FEED_SQL.format(col='p.source')} = $feed)"
+        theirs = "TRUE"
+    else:
+        mine, theirs = f"({in_group.format(t='p')})", f"({in_group.format(t='d')})"
     con.execute(
         f"""
         INSERT INTO delivered_prices
         SELECT p.ticker, p.date, {_FEED_SQL.format(col="p.source")},
                {", ".join(f"p.{c}" for c in VALUE_COLUMNS)}, p.source, p.ingested_at
         FROM prices AS p
-        WHERE (p.ticker IN (SELECT ticker FROM delivery_incoming)
-               OR list_contains($tickers, p.ticker)
-               OR {_FEED_SQL.format(col="p.source")} = $feed)
+        WHERE {mine}
           AND NOT EXISTS (SELECT 1 FROM delivered_prices AS d
-                          WHERE d.ticker = p.ticker AND d.date = p.date)
+                          WHERE {theirs} AND d.ticker = p.ticker AND d.date = p.date)
         """,
-        {"feed": feed, "tickers": sorted(map(str, covered_tickers or ()))},
+        {"tickers": sorted(map(str, covered_tickers or ()))}
+        | ({"feed": feed} if covered_tickers is None else {}),
     )
 
 
@@ -441,21 +487,73 @@ def apply_delivery(
     Returns
     -------
     DeliveryResult
-        Counts and the (ticker, date) keys whose ``prices`` row changed.
+        Counts and, per ticker, the earliest date whose ``prices`` row changed.
+
+    The same as :func:`start_delivery`, :func:`stage_delivery_rows` once with all ``rows``,
+    then :func:`apply_staged_delivery`.
     """
-    feed = feed_of(source)
-    empty_rows = pd.DataFrame(
-        {
-            "ticker": pd.Series(dtype=str),
-            "date": pd.Series(dtype="datetime64[ns]"),
-            **{c: pd.Series(dtype=float) for c in VALUE_COLUMNS},
-            "source": pd.Series(dtype=str),
-        }
+    start_delivery(con)
+    stage_delivery_rows(con, rows, source)
+    return apply_staged_delivery(
+        con,
+        source=source,
+        full_delivery=full_delivery,
+        source_priority=source_priority,
+        covered_tickers=covered_tickers,
+        covered_dates=covered_dates,
+        run_id=run_id,
     )
-    _load_incoming(con, rows if len(rows) else empty_rows, source)
-    ranks = pd.DataFrame({"entry": list(source_priority), "rank": range(len(source_priority))})
+
+
+APPLY_GROUP_ROWS = 200_000
+"""Staged rows applied at once: a large delivery is applied in groups of whole tickers of
+about this many rows, so that DuckDB's joins stay small (the rules are per (ticker, date)
+key, so the groups give exactly what one pass would)."""
+_STAGED_TABLE = "delivery_staged"
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``BEGIN ... COMMIT`` on ``con`` (which must not be in a transaction); ROLLBACK on error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def apply_staged_delivery(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    full_delivery: bool,
+    source_priority: tuple[str, ...] = (),
+    covered_tickers: Collection[str] | None = None,
+    covered_dates: tuple[dt.date, dt.date] | None = None,
+    run_id: str | None = None,
+    commit_groups: bool = False,
+) -> DeliveryResult:
+    """Apply the rows staged in ``delivery_incoming`` as one delivery (see
+    :func:`apply_delivery` for the arguments), all in SQL; the staged rows are dropped.
+
+    With ``covered_tickers`` given, the tickers are applied in consecutive groups of about
+    :data:`APPLY_GROUP_ROWS` staged rows (each group retracting within its own tickers).
+
+    ``commit_groups=True`` (``con`` outside any transaction) commits each group on its own:
+    within one transaction DuckDB keeps the primary-key indexes of the rows it inserts, and
+    the temp tables it drops, in memory until the commit, so a 20-million-row delivery in one
+    transaction does not fit a bounded ``memory_limit``. Each group is whole tickers and the
+    rules are per (ticker, date), so every committed state is the delivery applied to some
+    tickers and not yet to the others; applying the delivery again completes it and changes
+    nothing already applied.
+    """
+    _check_incoming(con, source)
     if any(not isinstance(e, str) or not e for e in source_priority):
         raise ValueError(f"source_priority entries must be non-empty strings: {source_priority!r}")
+    ranks = pd.DataFrame({"entry": list(source_priority), "rank": range(len(source_priority))})
     con.register("delivery_ranks_frame", ranks.astype({"entry": str, "rank": "int64"}))
     try:
         con.execute(
@@ -465,6 +563,57 @@ def apply_delivery(
         )
     finally:
         con.unregister("delivery_ranks_frame")
+    feed = feed_of(source)
+    in_group = transaction if commit_groups else (lambda _con: contextlib.nullcontext())
+    bounds = [] if covered_tickers is None else _group_bounds(con)
+    if not bounds:
+        with in_group(con):
+            result = _apply_incoming(
+                con, feed, full_delivery, covered_tickers, covered_dates, run_id
+            )
+        con.execute("DROP TABLE IF EXISTS delivery_ranks")
+        return result
+    con.execute(f"ALTER TABLE {INCOMING_TABLE} RENAME TO {_STAGED_TABLE}")
+    covered = sorted(map(str, covered_tickers))
+    results = []
+    for low, high in zip([None, *bounds], [*bounds, None], strict=True):
+        group = [t for t in covered if (low is None or t >= low) and (high is None or t < high)]
+        with in_group(con):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {INCOMING_TABLE} AS SELECT * FROM {_STAGED_TABLE} "
+                "WHERE ($low IS NULL OR ticker >= $low) AND ($high IS NULL OR ticker < $high)",
+                {"low": low, "high": high},
+            )
+            results.append(_apply_incoming(con, feed, full_delivery, group, covered_dates, run_id))
+    con.execute(f"DROP TABLE IF EXISTS {_STAGED_TABLE}")
+    con.execute("DROP TABLE IF EXISTS delivery_ranks")
+    return combine_results(results)
+
+
+def _group_bounds(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """First tickers of the 2nd, 3rd, ... groups of staged rows (none: one group will do)."""
+    rows = con.execute(
+        f"""
+        WITH per_ticker AS (SELECT ticker, count(*) AS n FROM {INCOMING_TABLE} GROUP BY ticker),
+        running AS (SELECT ticker, sum(n) OVER (ORDER BY ticker) - n AS before FROM per_ticker)
+        SELECT ticker FROM running
+        QUALIFY before > 0 AND before // {APPLY_GROUP_ROWS}
+            > lag(before // {APPLY_GROUP_ROWS}, 1, 0) OVER (ORDER BY ticker)
+        ORDER BY ticker
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _apply_incoming(
+    con: duckdb.DuckDBPyConnection,
+    feed: str,
+    full_delivery: bool,
+    covered_tickers: Collection[str] | None,
+    covered_dates: tuple[dt.date, dt.date] | None,
+    run_id: str | None,
+) -> DeliveryResult:
+    """Apply ``delivery_incoming`` (with ``delivery_ranks`` in place); drops what it made."""
     _adopt_stored_prices(con, feed, covered_tickers)
     _feed_changes(con, feed, full_delivery, covered_tickers, covered_dates)
     _record_feed_rows(con, feed)
@@ -474,12 +623,13 @@ def apply_delivery(
     by_change = dict(
         con.execute("SELECT change, count(*) FROM delivery_changes GROUP BY change").fetchall()
     )
-    affected = con.execute(
-        "SELECT ticker, date FROM delivery_prices_diff WHERE changed ORDER BY ticker, date"
+    first_affected = con.execute(
+        "SELECT ticker, min(date) AS date FROM delivery_prices_diff WHERE changed "
+        "GROUP BY ticker ORDER BY ticker"
     ).df()
+    delivered = con.execute(f"SELECT count(*) FROM {INCOMING_TABLE}").fetchone()[0]
     for table in (
-        "delivery_incoming",
-        "delivery_ranks",
+        INCOMING_TABLE,
         "delivery_changes",
         "delivery_candidates",
         "delivery_best",
@@ -491,12 +641,14 @@ def apply_delivery(
     counts = DeliveryCounts(
         inserted=int(inserted),
         corrected=int(corrected),
-        unchanged=len(rows) - int(inserted) - int(corrected),
+        unchanged=int(delivered) - int(inserted) - int(corrected),
         retracted=int(by_change.get("retraction", 0)),
         conflicts=int(conflicts),
         prices_changed=int(prices_changed),
     )
-    return DeliveryResult(counts, affected)
+    if first_affected.empty:
+        first_affected = _no_affected()
+    return DeliveryResult(counts, first_affected)
 
 
 def affected_days(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> pd.DataFrame:

@@ -177,3 +177,21 @@ def test_an_empty_path_in_config_fails_at_launch_naming_the_field(project, share
         error = error.cause
     assert "paths.1" in "\n".join(messages)
     assert not project.warehouse_path.exists()  # nothing ran: not even a connection
+
+
+def test_a_corrupt_file_named_beside_a_good_one_fails_the_run_but_the_good_one_lands(
+    project, shared_data
+):
+    write_real_ticker_files(shared_data, project.raw, ["AAPL"])
+    (project.raw / "MSFT_data.csv").write_text("<html><body>502 Bad Gateway</body></html>\n")
+
+    result = project.ingest_files(
+        ["AAPL", "MSFT"], paths=["AAPL_data.csv", "MSFT_data.csv"], raise_on_error=False
+    )
+
+    assert not result.success  # each file commits on its own: the good one is not held back
+    assert (
+        "raw/MSFT_data.csv" in result.get_step_failure_events()[0].event_specific_data.error.message
+    )
+    assert list(project.query("SELECT DISTINCT ticker FROM prices")["ticker"]) == ["AAPL"]
+    assert list(project.query("SELECT path FROM raw_files")["path"]) == ["raw/AAPL_data.csv"]

@@ -98,7 +98,7 @@ def test_same_delivery_twice_changes_nothing(warehouse):
     again = deliver(warehouse, rows, FILE_A, full_delivery=True)
     assert again.counts.unchanged == 2
     assert (again.counts.inserted, again.counts.corrected, again.counts.retracted) == (0, 0, 0)
-    assert again.affected.empty
+    assert again.first_affected.empty
     with warehouse.connect(read_only=True) as con:
         pd.testing.assert_frame_equal(
             con.execute("SELECT * FROM prices ORDER BY date").df(), before
@@ -271,7 +271,7 @@ def test_priority_keeps_the_higher_source_against_a_lower_newcomer(warehouse):
     result = deliver(
         warehouse, bars(FILE_A, {"2024-01-03": 11.0}), FILE_A, source_priority=("fmp", "file")
     )
-    assert result.affected.empty
+    assert result.first_affected.empty
     assert stored(warehouse) == [("AAPL", "2024-01-03", 11.2, FMP)]
     assert revisions(warehouse) == [
         ("2024-01-03", "source_priority", 11.0, 11.2, FILE_A, FMP, None)
