@@ -54,6 +54,7 @@ bench: $(STAMP) ## performance figures against peers, on ../shared/data
 	$(PY) benchmarks/rl.py
 	$(PY) benchmarks/warehouse.py
 	$(PY) benchmarks/validation.py
+	$(PY) benchmarks/research.py
 
 clean-data: ## remove generated data (never data/raw)
 	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/mlflow data/reports \
