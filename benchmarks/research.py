@@ -120,7 +120,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     nets.add_argument("--stride", type=int, default=5)
     nets.add_argument("--hidden-size", type=int, default=16, help="MLP and LSTM")
     nets.add_argument("--tft-hidden-size", type=int, default=8)
-    nets.add_argument("--max-epochs", type=int, default=50)
+    nets.add_argument("--max-epochs", type=int, default=40)
     nets.add_argument("--patience", type=int, default=10)
     nets.add_argument("--eval-stride", type=int, default=10)
     nets.add_argument(
@@ -581,10 +581,13 @@ def write_document(path: Path, context: dict) -> None:
         "",
         markdown(c["sizing"], ".1f"),
         "",
-        "The settings (rolling 5-year training, 7-year test blocks, sequence 21, hidden 16, TFT "
-        "hidden 8, max 50 epochs, PPO timesteps) were sized by timing single trainings on this "
-        "panel before the run so that the full table stays within the 2-hour budget on 2 CPU cores; "
-        "the per-fit seconds above are the measured result.",
+        f"The settings (rolling {args.train_length}-day training, `{args.retrain_every}` test "
+        f"blocks, {args.seeds} seeds, sequence {args.sequence_length}, stride {args.stride}, "
+        f"hidden {args.hidden_size} / TFT {args.tft_hidden_size}, at most {args.max_epochs} "
+        f"epochs, PPO {args.ppo_timesteps:,} timesteps x {args.ppo_seeds} seeds) were sized by "
+        "timing single trainings (one network x window x seed) on this panel so that the full "
+        "table fits the 2-hour budget on 2 CPU cores; the seconds per fit above are what this run "
+        "measured, and the wall time at the top is the total.",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ def seed_summary(seed_scores: pd.DataFrame) -> pd.DataFrame:
     ``sharpe`` column.
     """
     grouped = seed_scores.groupby(KEYS, sort=False)["sharpe"]
-    return grouped.agg(sharpe_mean="mean", sharpe_std="std", n_seeds="count").reset_index()
+    return grouped.agg(sharpe_mean="mean", sharpe_std="std", n_seeds="size").reset_index()
 
 
 def format_number(value: float, digits: int = 2, *, percent: bool = False) -> str:
@@ -80,7 +80,7 @@ def results_table(
     header = (
         ["model", *(f"Sharpe {c:g} bp" for c in costs_bps), "seeds"]
         + [f"Sharpe of seed avg ({cost_label})", f"CAGR ({cost_label})"]
-        + [f"max DD ({cost_label})", "turnover / yr"]
+        + [f"max DD ({cost_label})", f"turnover / yr ({cost_label})"]
     )
     lines = [
         "| " + " | ".join(header) + " |",
