@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from quant_assets.ingest.memory import return_freed_memory
 from quant_assets.warehouse.deliveries import (
     DeliveryResult,
     apply_staged_delivery,
@@ -145,6 +146,8 @@ def _store_stream(
     for kept, rejected in stream.blocks():
         stage_delivery_rows(con, kept, stream.source)
         _stage_rejections(con, rejected)
+        del kept, rejected  # not held while the next block is read
+        return_freed_memory()
     if stream.error is not None:
         return None
     with transaction(con):
