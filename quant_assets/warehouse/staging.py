@@ -53,9 +53,11 @@ _REJECTED_COLUMNS = ("source", "location", "ticker", "date", "rule", "reason", "
 
 
 INGEST_THREADS = 1
-"""DuckDB threads while files are staged and applied: each thread keeps its own hash tables
-and buffers beyond ``memory_limit``'s accounting, and with 2 threads the 1 GB benchmark file
-(``benchmarks/ingest.py --big``) peaked at 0.96 GB, at the goal's edge."""
+"""DuckDB threads while files are staged and applied (each thread has its own working
+state). On the 1 GB file of ``benchmarks/ingest.py --big`` the process peaked at 0.96 GB
+with 2 threads and a 384MiB limit, DuckDB holding ~0.6 GB, well past its limit; with 1
+thread and 256MiB (the default ``ingest_memory_limit``) at 0.76 GB (the two changes were
+measured together, not apart)."""
 
 
 @contextlib.contextmanager
