@@ -37,7 +37,7 @@ from quant_assets.ingest import read_prices
 from quant_assets.ingest.batches import price_file_streams
 from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.prices import replace_rejections, upsert_prices
-from quant_assets.warehouse.staging import store_price_file_streams
+from quant_assets.warehouse.staging import INGEST_THREADS, store_price_file_streams
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "sp500_5yr_2013_2018.csv.gz"
@@ -144,7 +144,8 @@ def big(source: Path, gigabytes: float) -> None:
         )
         limit = Warehouse.model_fields["ingest_memory_limit"].default
         print(
-            f"peak RSS asset path     {peak / 1e9:6.2f} GB   (goal: < 1 GB; DuckDB memory_limit {limit})"
+            f"peak RSS asset path     {peak / 1e9:6.2f} GB   (goal: < 1 GB; DuckDB memory_limit "
+            f"{limit}, threads {INGEST_THREADS})"
         )
         print(f"peak RSS pandas.read_csv {bare_peak / 1e9:5.2f} GB")
         print(

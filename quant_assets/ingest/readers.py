@@ -64,6 +64,7 @@ import pandas as pd
 
 from quant_assets.ingest.dates import AmbiguousDateOrder, day_first_order, parse_dates
 from quant_assets.ingest.errors import PriceFileError, PriceFileNotFoundError, UnsupportedFileError
+from quant_assets.ingest.memory import return_freed_memory
 from quant_assets.ingest.names import is_generic_filename, name_text, ticker_from_filename
 
 PRICE_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close", "volume")
@@ -1536,6 +1537,7 @@ def _first_pass(path: Path, rows: int, source: str) -> tuple[_FileFacts, _Keys, 
     keys.sort()
     repeated = np.unique(keys[1:][keys[1:] == keys[:-1]])
     del keys
+    return_freed_memory()  # the blocks' freed arrays, kept resident by glibc otherwise
     facts = _FileFacts(decimal, claim, frozenset(text_columns), text_close)
     return facts, keyer, repeated
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from quant_assets.ingest.memory import return_freed_memory
 from quant_assets.warehouse.deliveries import (
     DeliveryResult,
     apply_staged_delivery,
@@ -51,14 +52,26 @@ REJECTED_TABLE = "staged_rejections"
 _REJECTED_COLUMNS = ("source", "location", "ticker", "date", "rule", "reason", "raw_values")
 
 
+INGEST_THREADS = 1
+"""DuckDB threads while files are staged and applied (each thread has its own working
+state). On the 1 GB file of ``benchmarks/ingest.py --big`` the process peaked at 0.96 GB
+with 2 threads and a 384MiB limit, DuckDB holding ~0.6 GB, well past its limit; with 1
+thread and 256MiB (the default ``ingest_memory_limit``) at 0.76 GB (the two changes were
+measured together, not apart)."""
+
+
 @contextlib.contextmanager
-def duckdb_memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
-    """DuckDB's ``memory_limit`` set to ``limit`` (e.g. ``'512MiB'``; None: left as it is) and
-    insertion order not preserved (less memory for large inserts), both restored on exit."""
-    names = ("memory_limit", "preserve_insertion_order")
+def duckdb_memory_limit(
+    con: duckdb.DuckDBPyConnection, limit: str | None, threads: int = INGEST_THREADS
+) -> Iterator[None]:
+    """DuckDB's ``memory_limit`` set to ``limit`` (e.g. ``'512MiB'``; None: left as it is), its
+    ``threads`` to ``threads`` and insertion order not preserved (less memory for large
+    inserts), all restored on exit."""
+    names = ("memory_limit", "preserve_insertion_order", "threads")
     before = {n: con.execute(f"SELECT current_setting('{n}')").fetchone()[0] for n in names}
     if limit is not None:
         con.execute(f"SET memory_limit = '{limit}'")
+    con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")
     try:
         yield
@@ -145,6 +158,8 @@ def _store_stream(
     for kept, rejected in stream.blocks():
         stage_delivery_rows(con, kept, stream.source)
         _stage_rejections(con, rejected)
+        del kept, rejected  # not held while the next block is read
+        return_freed_memory()
     if stream.error is not None:
         return None
     with transaction(con):

@@ -210,3 +210,27 @@ def test_a_multi_member_gzip_reads_every_member(tmp_path):
     valid, _ = read_prices(path, as_of=dt.date(2024, 1, 1))
     assert list(valid["close"]) == [1.0, 2.0]
     assert np.all(valid["ticker"].astype(str) == "AAPL")
+
+
+def test_ingest_settings_apply_while_staging_and_are_restored_after(tmp_path: Path) -> None:
+    import duckdb
+
+    from quant_assets.ingest.memory import return_freed_memory
+    from quant_assets.warehouse.staging import INGEST_THREADS, duckdb_memory_limit
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("SET threads = 2")
+    con.execute("SET memory_limit = '1GiB'")
+    names = ("memory_limit", "threads", "preserve_insertion_order")
+
+    def settings_now() -> tuple:
+        return tuple(con.execute(f"SELECT current_setting('{n}')").fetchone()[0] for n in names)
+
+    before = settings_now()
+    with duckdb_memory_limit(con, "256MiB"):
+        limit, threads, order = settings_now()
+        assert threads == INGEST_THREADS == 1
+        assert order is False
+        assert limit == "256.0 MiB"
+        return_freed_memory()  # on any C library: no error, nothing changed
+    assert settings_now() == before
