@@ -28,13 +28,12 @@ Provenance, revisions and corporate actions (see :mod:`quant_assets.warehouse.de
     splits of 2:1 / 1:2 or more with the share volume shifting by the factor, and every
     FMP-confirmed split. A 3:2 or 2:3 ratio, or a split without volume, stays ``detected``
     and unapplied until FMP confirms it (a -33 % day is an ordinary crash as often as a split).
-Keys without a PRIMARY KEY: ``prices`` (one row per ticker, date) and ``delivered_prices``
-(one per ticker, date, feed) are kept unique by the delivery SQL (every write deletes the keys
-it rewrites first; :mod:`quant_assets.warehouse.deliveries`), as on DuckLake, which takes no
-primary keys, and the blocking ``duplicate_price_keys`` check on ``prices`` catches a breach.
-A primary key's ART index must fit in DuckDB's memory: on a 20-million-row file those of
-these two tables are a large share a bounded ``ingest_memory_limit`` cannot spill. Warehouses created with the keys keep them (correct, only
-larger in memory).
+Primary keys on ``prices`` (ticker, date) and ``delivered_prices`` (ticker, date, feed) stay:
+without them DuckDB (1.5.5) did not keep a SIGKILLed commit atomic (a large insert into the
+unindexed table survived while the same transaction's quarantine and manifest rows did not;
+``quant_assets_tests/test_faults/test_killed_write.py``). The delivery SQL also keeps the keys
+unique by itself (every write deletes the keys it rewrites first), as it must on DuckLake,
+which takes no primary keys.
 ``adjusted_prices`` (view)
     ``prices`` back-adjusted for every applied action after each row's date: prices divided
     by ``adjustment``, the product of the later applied actions' factors; volume multiplied
@@ -58,7 +57,8 @@ DDL: tuple[str, ...] = (
         adj_close   DOUBLE    CHECK (adj_close > 0),
         volume      DOUBLE    CHECK (volume >= 0),
         source      VARCHAR   NOT NULL,
-        ingested_at TIMESTAMP NOT NULL
+        ingested_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (ticker, date)
     )
     """,
     """
@@ -108,7 +108,8 @@ DDL: tuple[str, ...] = (
         adj_close    DOUBLE,
         volume       DOUBLE,
         source       VARCHAR   NOT NULL,
-        delivered_at TIMESTAMP NOT NULL
+        delivered_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (ticker, date, feed)
     )
     """,
     """
