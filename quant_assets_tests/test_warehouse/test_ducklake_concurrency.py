@@ -16,7 +16,7 @@ from quant_assets.resources.warehouse import Warehouse
 from quant_assets.warehouse.prices import upsert_prices
 
 pytest.importorskip("duckdb_extension_ducklake", reason="pip install 'quant_assets[ducklake]'")
-pytest.importorskip("duckdb_extension_postgres", reason="pip install 'quant_assets[ducklake]'")
+pytest.importorskip("duckdb_extension_postgres_scanner", reason="pip install 'quant_assets[ducklake]'")
 
 
 def _write_partition(config: dict, rows: pd.DataFrame, barrier, results) -> None:
