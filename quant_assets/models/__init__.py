@@ -50,6 +50,7 @@ from quant_assets.models.returns import (
     ex_ante_volatility,
     next_day_returns,
     wide_closes,
+    wide_opens,
 )
 from quant_assets.models.scaling import PanelStandardScaler
 from quant_assets.models.splits import Split, train_validation_test_split, walk_forward_splits
@@ -113,5 +114,6 @@ __all__ = [
     "tsmom_positions",
     "walk_forward_splits",
     "wide_closes",
+    "wide_opens",
     "window_ends",
 ]

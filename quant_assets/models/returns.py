@@ -55,6 +55,27 @@ def wide_closes(prices: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def wide_opens(prices: pd.DataFrame) -> pd.DataFrame:
+    """Pivot long prices (``ticker, date, open, close[, adj_close]``) to wide opens on
+    :func:`wide_closes`' basis.
+
+    A row's open is adjusted by the ratio its close was (``open * adj_close / close``), and the
+    ticker-wide rule of :func:`wide_closes` applies: a ticker with any ``adj_close`` uses the
+    adjusted opens throughout (NaN where a row has none), so an open and a close of one day
+    always share one basis.
+    """
+    opens = pd.DataFrame(
+        {"ticker": prices["ticker"], "date": prices["date"], "close": prices["open"]}
+    )
+    if "adj_close" in prices:
+        open_ = prices["open"].to_numpy(dtype=np.float64, na_value=np.nan)
+        close = prices["close"].to_numpy(dtype=np.float64, na_value=np.nan)
+        adjusted = prices["adj_close"].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            opens["adj_close"] = np.where(close > 0, open_ * adjusted / close, np.nan)
+    return wide_closes(opens)
+
+
 def long_from_wide(wide: pd.DataFrame, value: str) -> pd.DataFrame:
     """A wide dates-by-tickers frame to long ``date, ticker, <value>``, non-finite cells dropped.
 

@@ -14,12 +14,12 @@ long position frames (``date, ticker, position``) and result tables:
 
 from __future__ import annotations
 
+from quant_assets.models.returns import wide_opens
 from quant_assets.research.execution import (
     EXECUTIONS,
     execution_panel,
     holding_returns,
     open_quality,
-    wide_opens,
 )
 from quant_assets.research.scoring import (
     VIEWS,

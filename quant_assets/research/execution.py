@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from quant_assets.models.returns import next_day_returns, wide_closes
+from quant_assets.models.returns import next_day_returns
 from quant_assets.models.tensors import Panel
 
 EXECUTIONS = ("close", "next_open")
@@ -28,21 +28,6 @@ EXECUTIONS = ("close", "next_open")
 
 def _positive(prices: pd.DataFrame) -> pd.DataFrame:
     return prices.where(prices > 0)
-
-
-def wide_opens(prices: pd.DataFrame) -> pd.DataFrame:
-    """Wide opens on the closes' basis: a row with ``adj_close`` scales its open by
-    ``adj_close / close`` (as :func:`~quant_assets.models.returns.wide_closes` prefers
-    ``adj_close``), so open and close returns share one adjustment."""
-    opens = prices["open"].to_numpy(dtype=np.float64, na_value=np.nan)
-    if "adj_close" in prices:
-        adjusted = prices["adj_close"].to_numpy(dtype=np.float64, na_value=np.nan)
-        close = prices["close"].to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            opens = np.where(np.isfinite(adjusted), opens * adjusted / close, opens)
-    return wide_closes(
-        pd.DataFrame({"ticker": prices["ticker"], "date": prices["date"], "close": opens})
-    )
 
 
 def holding_returns(closes: pd.DataFrame, opens: pd.DataFrame, execution: str) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.ingest.seed import BENCHMARK_TICKER
-from quant_assets.models import wide_closes
+from quant_assets.models import wide_closes, wide_opens
 from quant_assets.warehouse.dated import replace_dated_rows
 
 
@@ -219,13 +219,11 @@ def load_opens(
     (the ratio the closes were adjusted by), so opens and closes of a day share one basis.
     """
     bars = con.execute(
-        "SELECT ticker, date, open AS close, "
-        "CASE WHEN adj_close IS NOT NULL AND close > 0 THEN open * adj_close / close END "
-        "AS adj_close FROM adjusted_prices "
+        "SELECT ticker, date, open, close, adj_close FROM adjusted_prices "
         "WHERE ($end IS NULL OR date <= $end) AND NOT list_contains($exclude, ticker)",
         {"end": end, "exclude": list(exclude)},
     ).df()
-    return wide_closes(bars)
+    return wide_opens(bars)
 
 
 @dataclass
@@ -237,7 +235,8 @@ class PredictionInputs:
     ``features``: long factor values from
     :data:`PREDICTION_HISTORY_DAYS` trading days before ``start`` to ``end``; ``in_window``: the
     trading days (with closes) to predict; ``opens``: wide opens on the closes' basis and axes
-    (:func:`load_opens`), where the PPO agent's orders fill.
+    (:func:`load_opens`), where the PPO agent's orders fill (None when no version is an RL
+    agent).
     """
 
     training: dict
@@ -267,13 +266,20 @@ def load_prediction_inputs(
         end,
         factors=list(training["factors"]),
     )
+    versions = model_versions(con, training["training_id"])
+    # only the PPO agent trades at the opens: no second pass over the prices without one
+    serves_rl = bool((versions["family"] == "rl").any())
     return PredictionInputs(
         training=training,
-        versions=model_versions(con, training["training_id"]),
+        versions=versions,
         closes=closes,
         features=features,
         in_window=closes.index[closes.index >= pd.Timestamp(start)],
-        opens=load_opens(con, end).reindex(index=closes.index, columns=closes.columns),
+        opens=(
+            load_opens(con, end).reindex(index=closes.index, columns=closes.columns)
+            if serves_rl
+            else None
+        ),
     )
 
 
